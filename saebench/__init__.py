@@ -1,0 +1,7 @@
+"""saebench: evaluate sparse autoencoders on language-model activations."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,106 @@
+"""Hydra composition and the validated `RunConfig` built from it (before any heavy work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from saebench.data import CorpusSpec
+from saebench.errors import ConfigError
+from saebench.paths import asset
+from saebench.saes.spec import SAESpec
+
+if not OmegaConf.has_resolver("saebench_asset"):
+    OmegaConf.register_new_resolver("saebench_asset", asset)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    name: str
+    revision: str | None = None
+    dtype: str = "float32"
+    batch_size: int = 16
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    model: ModelConfig
+    corpus: CorpusSpec
+    saes: list[SAESpec]
+    tasks: dict[str, dict[str, Any]]
+    device: str = "auto"
+    dtype: str | None = None
+    seed: int = 0
+    output_dir: str = "results"
+    force: bool = False
+    fail_fast: bool = False
+    max_saes_per_group: int = 16
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dtype(self) -> str:
+        return self.dtype or self.model.dtype
+
+
+_RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
+             "max_saes_per_group"}
+
+
+def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
+    if key not in cfg or cfg[key] is None:
+        raise ConfigError(f"Config has no {key!r} section; select one with `{key}=<name>`.")
+    return OmegaConf.to_container(cfg[key], resolve=True)  # type: ignore[return-value]
+
+
+def _build(cls, values: dict[str, Any], what: str):
+    try:
+        return cls(**values)
+    except TypeError as e:
+        valid = sorted(cls.__dataclass_fields__)
+        raise ConfigError(f"Invalid {what} config {values!r}: {e}. Valid keys: {valid}.") from e
+
+
+def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
+    """Validate the composed config; errors name the bad key/value and the valid ones."""
+    unknown = sorted(set(cfg.keys()) - _RUN_KEYS - {"hydra"})
+    if unknown:
+        raise ConfigError(f"Unknown top-level config key(s) {unknown}. Valid: {sorted(_RUN_KEYS)}.")
+    saes_raw = _section(cfg, "saes")
+    if not isinstance(saes_raw, list) or not saes_raw:
+        raise ConfigError("`saes` must be a non-empty list of SAE specs; select an SAE config with `sae=<name>`.")
+    saes = [SAESpec.from_dict(d) for d in saes_raw]
+    ids = [s.id for s in saes]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError(f"SAE ids must be unique; duplicated: {dupes}.")
+    tasks = _section(cfg, "task")
+    if not isinstance(tasks, dict) or not tasks:
+        raise ConfigError("No tasks selected: `task` must map task names to their parameters (see configs/suite).")
+    top = OmegaConf.to_container(cfg, resolve=True)
+    return RunConfig(
+        model=_build(ModelConfig, _section(cfg, "model"), "model"),
+        corpus=_build(CorpusSpec, _section(cfg, "corpus"), "corpus"),
+        saes=saes,
+        tasks={name: dict(params or {}) for name, params in tasks.items()},
+        device=str(top.get("device", "auto")),
+        dtype=top.get("dtype"),
+        seed=int(top.get("seed", 0)),
+        output_dir=str(top.get("output_dir", "results")),
+        force=bool(top.get("force", False)),
+        fail_fast=bool(top.get("fail_fast", False)),
+        max_saes_per_group=int(top.get("max_saes_per_group", 16)),
+    )
+
+
+def compose(overrides: list[str] | None = None) -> DictConfig:
+    """Compose the packaged configs with overrides (for tests and the Python API)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from saebench.paths import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides or []))

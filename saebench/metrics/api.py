@@ -1,0 +1,81 @@
+"""What plugins declare, receive and produce: MetricInfo, EvalContext, MetricValue, Details, SAEResult."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from saebench.cache import MemoryCache, cache_key
+from saebench.data import CorpusSpec, iter_documents, pack_documents, special_mask
+from saebench.models.adapter import ActivationSpace, LanguageModel
+from saebench.saes.architectures import LinearSAE
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricInfo:
+    """A metric a plugin may emit. `higher_is_better=None` means no direction (e.g. L0)."""
+
+    name: str
+    higher_is_better: bool | None
+    description: str
+    headline: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricValue:
+    """One value. NaN means 'undefined' (e.g. 0/0), never 'failed'."""
+
+    metric: str
+    value: float
+    stderr: float | None = None
+    n: int | None = None
+    subset: str | None = None
+    k: int | None = None
+
+
+@dataclass(frozen=True)
+class Details:
+    """A per-item table (e.g. per latent): `index` [n] and equally long float `columns`."""
+
+    table: str
+    index: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+@dataclass
+class SAEResult:
+    """Everything a plugin reports for one SAE (one result unit)."""
+
+    sae_id: str
+    metrics: list[MetricValue]
+    details: list[Details] = field(default_factory=list)
+
+
+@dataclass
+class EvalContext:
+    """Inputs for a plugin: the LM, one hook, the SAEs on it, the corpus, a shared cache, seed, device."""
+
+    lm: LanguageModel
+    hook: str
+    saes: list[LinearSAE]
+    space: ActivationSpace
+    corpus: CorpusSpec
+    cache: MemoryCache
+    device: torch.device
+    seed: int = 0
+    batch_size: int = 16
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def tokens(self, n_rows: int, context_size: int, prepend_bos: bool = True) -> torch.Tensor:
+        """Packed token rows [n_rows, context_size] from the corpus; computed once per run and key."""
+        key = cache_key("tokens", corpus=self.corpus.to_dict(), tokenizer=self.lm.name, n_rows=n_rows,
+                        context_size=context_size, prepend_bos=prepend_bos)
+        return self.cache.get_or_compute(key, lambda: pack_documents(
+            iter_documents(self.corpus), self.lm.tokenizer, context_size, n_rows, prepend_bos,
+            source=f"corpus {self.corpus.path!r}"))
+
+    def special_mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        return special_mask(tokens, self.lm.special_token_ids())

@@ -1,0 +1,113 @@
+"""The `core` plugin: reconstruction, sparsity and downstream loss for every SAE on one hook.
+
+SAE-independent work is shared by the group: one clean pass and one zero-ablation pass per batch serve
+every SAE, and each SAE's spliced pass starts from the cached residual (layers before the hook are
+skipped) when the hook is on the residual stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from saebench.errors import ConfigError
+from saebench.metrics.api import EvalContext, SAEResult
+from saebench.metrics.core.downstream import CleanReference, CleanStats, DownstreamStats, downstream_metrics
+from saebench.metrics.core.metrics import CORE_METRICS
+from saebench.metrics.core.reconstruction import ReconstructionStats
+from saebench.metrics.registry import register_plugin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreParams:
+    """Token budgets. `n_tokens_loss` tokens (the first rows) also get CE/KL, which need full LM passes."""
+
+    n_tokens: int = 262_144
+    n_tokens_loss: int = 65_536
+    context_size: int = 128
+    prepend_bos: bool = True
+
+    def __post_init__(self) -> None:
+        if self.context_size < 2:
+            raise ConfigError(f"task.core.context_size must be >= 2, got {self.context_size}.")
+        if self.n_tokens < 1 or self.n_tokens_loss < 0:
+            raise ConfigError(f"task.core.n_tokens must be >= 1 and n_tokens_loss >= 0, got "
+                              f"{self.n_tokens} and {self.n_tokens_loss}.")
+        if self.n_tokens_loss > self.n_tokens:
+            raise ConfigError(f"task.core.n_tokens_loss={self.n_tokens_loss} exceeds n_tokens={self.n_tokens}; "
+                              "the loss tokens are a subset of the statistics tokens.")
+
+    @property
+    def n_rows(self) -> int:
+        return math.ceil(self.n_tokens / self.context_size)
+
+    @property
+    def n_rows_loss(self) -> int:
+        return math.ceil(self.n_tokens_loss / self.context_size)
+
+
+@register_plugin("core", version="1.0.0", metrics=CORE_METRICS,
+                 description="Reconstruction (MSE, FVU), sparsity (L0, density) and downstream loss (CE, KL).")
+class CorePlugin:
+    Params = CoreParams
+
+    def run(self, ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
+        yield from evaluate_core(ctx, params)
+
+
+@torch.no_grad()
+def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
+    """Run the shared batch loop over all SAEs in `ctx.saes`; yield one SAEResult per SAE."""
+    lm, hook, space, saes = ctx.lm, ctx.hook, ctx.space, ctx.saes
+    tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
+    special = ctx.special_mask(tokens)
+    recon = [ReconstructionStats(s.d_in, s.d_sae, ctx.device) for s in saes]
+    losses = [DownstreamStats() for _ in saes]
+    clean, zero = CleanStats(), DownstreamStats()
+    for start, stop, with_loss in tqdm(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size),
+                                       desc=f"core {hook} ({len(saes)} SAEs)", unit="batch", leave=False,
+                                       disable=None):
+        batch = tokens[start:stop].to(ctx.device)
+        keep = ~special[start:stop].to(ctx.device)
+        if with_loss:
+            clean_logits, x = lm.logits(batch, hook, capture=True)
+            ref = CleanReference(clean_logits, batch, keep)
+            del clean_logits
+            clean.update(ref)
+            zero.update(ref, *ref.compare(lm.logits_from(batch, hook, _splice_values(x, None, keep, space))))
+        else:
+            x = lm.activations(batch, hook)
+        x_sae = space.to_sae(x)
+        for i, sae in enumerate(saes):
+            f = sae.encode(x_sae)
+            x_hat = sae.decode(f)
+            recon[i].update(x_sae, x_hat, f, keep)
+            if with_loss:
+                spliced = lm.logits_from(batch, hook, _splice_values(x, x_hat, keep, space))
+                losses[i].update(ref, *ref.compare(spliced))
+    for i, sae in enumerate(saes):
+        values, details = recon[i].finish()
+        if params.n_rows_loss > 0:
+            values += downstream_metrics(clean, zero, losses[i])
+        yield SAEResult(sae_id=sae.metadata.sae_id, metrics=values, details=[details])
+
+
+def batch_ranges(n_rows: int, n_rows_loss: int, batch_size: int) -> list[tuple[int, int, bool]]:
+    """(start, stop, with_loss) row ranges: loss rows first, then statistics-only rows; none straddles."""
+    ranges = [(s, min(s + batch_size, n_rows_loss), True) for s in range(0, n_rows_loss, batch_size)]
+    ranges += [(s, min(s + batch_size, n_rows), False) for s in range(n_rows_loss, n_rows, batch_size)]
+    return ranges
+
+
+def _splice_values(x: torch.Tensor, x_hat_sae: torch.Tensor | None, keep: torch.Tensor, space) -> torch.Tensor:
+    """Model-space activation to inject: the reconstruction (or zero, for ablation) at kept positions,
+    the original activation at special tokens (BOS etc. are never replaced, in either variant)."""
+    y = torch.zeros_like(x) if x_hat_sae is None else x_hat_sae.to(x.dtype)
+    return torch.where(keep[..., None], space.to_model(y, x), x)

@@ -1,0 +1,110 @@
+"""Streaming reconstruction and sparsity statistics over kept (non-special) tokens, in float64.
+
+FVU uses the centred denominator sum_t ||x_t - mean(x)||^2, computed from streaming shifted sums
+(shift = mean of the first batch) so a large mean offset does not cancel catastrophically.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from saebench.metrics.api import Details, MetricValue
+from saebench.metrics.core.stderr import RowMeans
+
+COS_EPS = 1e-12
+
+
+class ReconstructionStats:
+    """update(x, x_hat, f, keep) per batch; finish() -> MetricValues + per-latent details."""
+
+    def __init__(self, d_in: int, d_sae: int, device: torch.device | str = "cpu") -> None:
+        self.d_in, self.d_sae = d_in, d_sae
+        self.n_tokens = 0
+        self.shift: torch.Tensor | None = None
+        z = dict(dtype=torch.float64, device=device)
+        self.sum_xc = torch.zeros(d_in, **z)          # sum (x - shift)
+        self.sum_xc_sq = torch.zeros((), **z)         # sum ||x - shift||^2
+        self.sum_resid_sq = torch.zeros((), **z)      # sum ||x - x_hat||^2
+        self.sum_xhat_sq = torch.zeros((), **z)       # sum ||x_hat||^2
+        self.sum_x_dot_xhat = torch.zeros((), **z)    # sum <x, x_hat>
+        self.fire_counts = torch.zeros(d_sae, dtype=torch.int64, device=device)
+        self.sum_f_when_firing = torch.zeros(d_sae, **z)
+        self.per_token = {name: RowMeans() for name in
+                          ("mse", "cossim", "l2_norm_in", "l2_norm_out", "l2_ratio", "l0", "l1")}
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor, x_hat: torch.Tensor, f: torch.Tensor, keep: torch.Tensor) -> None:
+        """x, x_hat [B, L, d_in]; f [B, L, d_sae]; keep [B, L] bool (False at special tokens)."""
+        if x.shape != x_hat.shape or x.shape[:-1] != f.shape[:-1] or keep.shape != x.shape[:-1]:
+            raise ValueError(f"shape mismatch: x {tuple(x.shape)}, x_hat {tuple(x_hat.shape)}, "
+                             f"f {tuple(f.shape)}, keep {tuple(keep.shape)}")
+        w = keep.to(torch.float64)                      # [B, L]
+        row_counts = w.sum(-1)
+        n = int(row_counts.sum())
+        if n == 0:
+            return
+        x64, xh64 = x.double(), x_hat.double()
+        if self.shift is None:
+            self.shift = (x64 * w[..., None]).sum((0, 1)) / n
+        xc = (x64 - self.shift) * w[..., None]
+        self.sum_xc += xc.sum((0, 1))
+        self.sum_xc_sq += (xc * xc).sum()
+        resid_sq = ((x64 - xh64) ** 2).sum(-1)          # [B, L]
+        xhat_sq = (xh64 * xh64).sum(-1)
+        dot = (x64 * xh64).sum(-1)
+        self.sum_resid_sq += (resid_sq * w).sum()
+        self.sum_xhat_sq += (xhat_sq * w).sum()
+        self.sum_x_dot_xhat += (dot * w).sum()
+        norm_in, norm_out = (x64 * x64).sum(-1).sqrt(), xhat_sq.sqrt()
+        cos = dot / (norm_in * norm_out).clamp_min(COS_EPS)   # 0 when either vector is zero
+        ratio = norm_out / norm_in.clamp_min(COS_EPS)
+        active = f != 0                                  # '!=' so signed codes (PCA, identity) count
+        per_token = {"mse": resid_sq / self.d_in, "cossim": cos, "l2_norm_in": norm_in,
+                     "l2_norm_out": norm_out, "l2_ratio": ratio, "l0": active.sum(-1).double(),
+                     "l1": f.double().abs().sum(-1)}
+        for name, values in per_token.items():
+            self.per_token[name].add((values * w).sum(-1), row_counts)
+        kept_active = active & keep[..., None]
+        self.fire_counts += kept_active.sum((0, 1))
+        self.sum_f_when_firing += (f.double() * kept_active).sum((0, 1))
+        self.n_tokens += n
+
+    def total_variance(self) -> float:
+        """sum_t ||x_t - mean(x)||^2 over kept tokens."""
+        if self.n_tokens == 0:
+            return math.nan
+        return float(self.sum_xc_sq - (self.sum_xc @ self.sum_xc) / self.n_tokens)
+
+    def density(self) -> np.ndarray:
+        return (self.fire_counts.double() / max(self.n_tokens, 1)).cpu().numpy()
+
+    def finish(self) -> tuple[list[MetricValue], Details]:
+        n = self.n_tokens
+        tv = self.total_variance()
+        fvu = float(self.sum_resid_sq) / tv if tv > 0 else math.nan
+        dot = float(self.sum_x_dot_xhat)
+        rrb = float(self.sum_xhat_sq) / dot if dot != 0 else math.nan
+        values = [
+            MetricValue(metric="fvu", value=fvu, n=n),
+            MetricValue(metric="explained_variance", value=1.0 - fvu, n=n),
+            MetricValue(metric="relative_reconstruction_bias", value=rrb, n=n),
+        ]
+        for name, acc in self.per_token.items():
+            values.append(MetricValue(metric=name, value=acc.mean(), stderr=acc.stderr(), n=n))
+        density = self.density()
+        d = self.d_sae
+        values += [
+            MetricValue(metric="frac_alive", value=float((density > 0).sum()) / d, n=d),
+            MetricValue(metric="frac_dead", value=float((density == 0).sum()) / d, n=d),
+            MetricValue(metric="freq_over_1_percent", value=float((density > 0.01).sum()) / d, n=d),
+            MetricValue(metric="freq_over_10_percent", value=float((density > 0.1).sum()) / d, n=d),
+        ]
+        counts = self.fire_counts.cpu().numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_when_firing = np.where(counts > 0, self.sum_f_when_firing.cpu().numpy() / counts, np.nan)
+        details = Details(table="latent", index=np.arange(d),
+                          columns={"density": density, "mean_activation_when_firing": mean_when_firing})
+        return values, details

@@ -1,0 +1,33 @@
+"""Where the package finds its configs and bundled assets, installed or in a checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from saebench.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = PACKAGE_DIR / "assets"
+
+
+def config_dir() -> Path:
+    """`saebench/_configs` in an installed wheel, else the checkout's top-level `configs/`."""
+    for candidate in (PACKAGE_DIR / "_configs", PACKAGE_DIR.parent / "configs"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"Cannot find saebench's configs (looked in {PACKAGE_DIR / '_configs'} and "
+                      f"{PACKAGE_DIR.parent / 'configs'}). Reinstall the package.")
+
+
+def asset(relative: str) -> str:
+    """Absolute path of a bundled asset, e.g. asset('stories260K')."""
+    path = ASSETS_DIR / relative
+    if not path.exists():
+        available = sorted(p.name for p in ASSETS_DIR.iterdir()) if ASSETS_DIR.exists() else []
+        raise ConfigError(f"Bundled asset {relative!r} not found under {ASSETS_DIR}. Available: {available}.")
+    return str(path)
+
+
+def config_options(group: str) -> list[str]:
+    """Names of the options of a config group (file stems of configs/<group>/*.yaml)."""
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))

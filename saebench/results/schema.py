@@ -1,0 +1,81 @@
+"""The result tables' columns, defined once. Bump SCHEMA_VERSION on any column change."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+# One row per metric value (long / tidy).
+METRICS_SCHEMA = pa.schema([
+    ("schema_version", pa.int16()),
+    ("run_id", pa.string()),
+    ("created_at", pa.timestamp("us", tz="UTC")),
+    ("task", pa.string()),
+    ("task_version", pa.string()),
+    ("metric", pa.string()),
+    ("subset", pa.string()),
+    ("k", pa.int32()),
+    ("value", pa.float64()),
+    ("stderr", pa.float64()),
+    ("n", pa.int64()),
+    ("seed", pa.int64()),
+    ("sae_id", pa.string()),
+    ("sae_source", pa.string()),
+    ("architecture", pa.string()),
+    ("d_in", pa.int64()),
+    ("d_sae", pa.int64()),
+    ("hook", pa.string()),
+    ("model", pa.string()),
+    ("model_revision", pa.string()),
+    ("dtype", pa.string()),
+    ("device", pa.string()),
+    ("params_json", pa.string()),
+    ("params_hash", pa.string()),
+    ("saebench_version", pa.string()),
+    ("git_sha", pa.string()),
+    ("duration_s", pa.float64()),
+])
+
+# One row per (item, field) of a per-item table (e.g. per-latent density).
+DETAILS_SCHEMA = pa.schema([
+    ("schema_version", pa.int16()),
+    ("run_id", pa.string()),
+    ("task", pa.string()),
+    ("task_version", pa.string()),
+    ("sae_id", pa.string()),
+    ("params_hash", pa.string()),
+    ("table", pa.string()),
+    ("item", pa.int64()),
+    ("field", pa.string()),
+    ("value", pa.float64()),
+])
+
+# One row per attempted unit (sae, task): ok / error / skipped, with the reason.
+MANIFEST_SCHEMA = pa.schema([
+    ("schema_version", pa.int16()),
+    ("run_id", pa.string()),
+    ("created_at", pa.timestamp("us", tz="UTC")),
+    ("task", pa.string()),
+    ("task_version", pa.string()),
+    ("sae_id", pa.string()),
+    ("params_hash", pa.string()),
+    ("dtype", pa.string()),
+    ("status", pa.string()),
+    ("reason", pa.string()),
+    ("traceback", pa.string()),
+    ("duration_s", pa.float64()),
+    ("n_metrics", pa.int64()),
+])
+
+PARTITION_COLUMN = "task"  # metrics/ and details/ are Hive-partitioned by task=<name>/
+
+
+def file_schema(schema: pa.Schema) -> pa.Schema:
+    """What a partitioned Parquet part stores: the logical schema minus the partition column."""
+    return schema.remove(schema.get_field_index(PARTITION_COLUMN))
+
+
+STATUSES = ("ok", "error", "skipped")
+# Key that identifies a completed unit for resume: a rerun skips units already present.
+UNIT_KEY = ("sae_id", "task", "task_version", "params_hash", "dtype")

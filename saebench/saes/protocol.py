@@ -1,0 +1,39 @@
+"""The SAE protocol every architecture and file format produces, and its metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass(frozen=True, kw_only=True)
+class SAEMetadata:
+    """What the harness needs to know about an SAE beyond its weights."""
+
+    sae_id: str                    # unique name, e.g. 'demo/topk' or 'gpt2-small-res-jb/blocks.8.hook_resid_pre'
+    hook: str                      # TransformerLens-style hook it reads, e.g. 'blocks.8.hook_resid_pre'
+    architecture: str              # registry name: 'relu', 'topk', 'jumprelu', ...
+    source: str                    # format and location it was loaded from
+    model: str | None = None       # model it was trained on, as its file names it
+    centred: bool = False          # trained on a TransformerLens-centred residual stream
+    prepend_bos: bool | None = None
+    context_size: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SAE(Protocol):
+    """encode(x[..., d_in]) -> f[..., d_sae]; decode(f) -> x_hat[..., d_in]."""
+
+    d_in: int
+    d_sae: int
+    metadata: SAEMetadata
+
+    @property
+    def W_dec(self) -> torch.Tensor: ...  # [d_sae, d_in]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor: ...

@@ -1,0 +1,35 @@
+"""`SAESpec`: how a config names one SAE to load (format + local path or hub location)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from saebench.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SAESpec:
+    """One SAE as written in `configs/sae/*.yaml` under `saes:`."""
+
+    id: str                          # unique name used in results (sae_id)
+    format: str = "sae_lens"         # registered file format
+    path: str | None = None          # local folder (takes precedence over the hub)
+    repo_id: str | None = None       # Hugging Face hub repository
+    folder: str | None = None        # folder inside the repository
+    revision: str | None = None
+    hook: str | None = None          # override the hook named in the SAE's own config
+    centred: bool | None = None      # override: SAE was trained on a TransformerLens-centred stream
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SAESpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"Unknown SAE spec key(s) {unknown} in {d!r}. Valid keys: {sorted(known)}.")
+        if not d.get("id"):
+            raise ConfigError(f"SAE spec {d!r} has no 'id'. Every SAE needs a unique id, e.g. 'release/name'.")
+        if not d.get("path") and not d.get("repo_id"):
+            raise ConfigError(f"SAE {d['id']!r} needs either 'path' (local folder) or 'repo_id' (hub).")
+        return cls(**{k: (dict(v) if k == "options" else v) for k, v in d.items()})
