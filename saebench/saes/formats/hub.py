@@ -14,15 +14,15 @@ def fetch_files(repo_id: str, filenames: list[str], revision: str | None = None)
 
     paths = []
     for name in filenames:
-        try:
+        try:  # LocalEntryNotFoundError subclasses EntryNotFoundError: catch it first
             paths.append(Path(hf_hub_download(repo_id=repo_id, filename=name, revision=revision)))
-        except EntryNotFoundError as e:
-            raise SAELoadError(f"File {name!r} not found in hub repository {repo_id!r} "
-                               f"(revision {revision or 'main'}).") from e
         except LocalEntryNotFoundError as e:
             raise SAELoadError(f"Cannot fetch {name!r} from hub repository {repo_id!r}: the hub is unreachable "
                                "and the file is not in the local Hugging Face cache. Download it where the hub "
                                "is reachable, or point `path:` at a local folder.") from e
+        except EntryNotFoundError as e:
+            raise SAELoadError(f"File {name!r} not found in hub repository {repo_id!r} "
+                               f"(revision {revision or 'main'}).") from e
         except (HfHubHTTPError, OSError, ValueError) as e:
             raise SAELoadError(f"Cannot fetch {name!r} from hub repository {repo_id!r}: {e}") from e
     return paths
