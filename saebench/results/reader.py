@@ -11,8 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from saebench.results.schema import (DETAILS_SCHEMA, MANIFEST_SCHEMA, METRICS_SCHEMA, PARTITION_COLUMN,
-                                     file_schema)
+from saebench.results.schema import DETAILS_SCHEMA, MANIFEST_SCHEMA, METRICS_SCHEMA, PARTITION_COLUMN, file_schema
 
 
 def _files(folder: Path) -> list[str]:

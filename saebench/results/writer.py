@@ -21,8 +21,14 @@ import pyarrow.parquet as pq
 
 from saebench.metrics.api import Details, MetricValue
 from saebench.results.provenance import slug
-from saebench.results.schema import (DETAILS_SCHEMA, MANIFEST_SCHEMA, METRICS_SCHEMA, PARTITION_COLUMN,
-                                     SCHEMA_VERSION, UNIT_KEY)
+from saebench.results.schema import (
+    DETAILS_SCHEMA,
+    MANIFEST_SCHEMA,
+    METRICS_SCHEMA,
+    PARTITION_COLUMN,
+    SCHEMA_VERSION,
+    UNIT_KEY,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from saebench.metrics.core.downstream import (CleanReference, CleanStats, DownstreamStats, downstream_metrics,
-                                              token_kl)
+from saebench.metrics.core.downstream import CleanReference, CleanStats, DownstreamStats, downstream_metrics, token_kl
 from saebench.metrics.core.reconstruction import ReconstructionStats
 from saebench.metrics.core.stderr import RowMeans
 

@@ -1,0 +1,49 @@
+import pytest
+
+from saebench.cli import main
+from saebench.config import compose, run_config_from_hydra
+from saebench.errors import ConfigError, UnknownNameError
+from saebench.paths import config_options
+from saebench.runner import plan_tasks
+
+
+@pytest.mark.parametrize("sae", config_options("sae"))
+def test_every_sae_config_composes_and_selects_its_model(sae):
+    rc = run_config_from_hydra(compose([f"sae={sae}"]))
+    assert rc.saes and all(s.id for s in rc.saes)
+    if sae.startswith("gpt2"):
+        assert rc.model.name == "openai-community/gpt2" and rc.saes[0].centred is True
+    if sae.startswith("demo"):
+        assert rc.model.name.endswith("stories260K")
+
+
+@pytest.mark.parametrize("group", ["model", "suite", "corpus"])
+def test_every_option_composes(group):
+    for option in config_options(group):
+        rc = run_config_from_hydra(compose([f"{group}={option}"]))
+        assert plan_tasks(rc)
+
+
+def test_overrides_reach_the_params():
+    rc = run_config_from_hydra(compose(["task.core.n_tokens=1024", "task.core.n_tokens_loss=512", "dtype=bfloat16"]))
+    (task,) = plan_tasks(rc)
+    assert task.params.n_tokens == 1024 and rc.run_dtype == "bfloat16"
+    assert '"n_tokens": 1024' in task.params_json and "stories260k_samples" in task.params_json
+
+
+def test_unknown_task_and_param_names():
+    with pytest.raises(UnknownNameError, match="Unknown task 'cor'. Did you mean: 'core'"):
+        plan_tasks(run_config_from_hydra(compose(["+task.cor={}"])))
+    with pytest.raises(ConfigError, match=r"Unknown parameter\(s\) \['n_token'\] for task 'core'"):
+        plan_tasks(run_config_from_hydra(compose(["+task.core.n_token=5"])))
+
+
+def test_unknown_sae_config_name_from_the_cli(capsys):
+    assert main(["run", "sae=demo_topc"]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown sae config 'demo_topc'. Did you mean: 'demo_topk'" in err and "gpt2_small_res_jb_l8" in err
+
+
+def test_unknown_command(capsys):
+    assert main(["rnu"]) == 2
+    assert "Did you mean: 'run'" in capsys.readouterr().err
