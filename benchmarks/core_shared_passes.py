@@ -1,0 +1,105 @@
+"""Core metrics for N SAEs on one hook: shared clean/ablation passes vs each SAE with its own passes.
+
+    python benchmarks/core_shared_passes.py [--n 1 4 16] [--device cpu]
+
+Model: a random-init 6-layer d_model-512 Llama (vocab 32000) built from a config, so the numbers
+reflect a model large enough to matter on CPU. SAEs: random TopK, d_sae 4096, k 32, on
+blocks.3.hook_resid_post. Three paths, timed in the same process:
+  naive    - each SAE evaluated alone (its own clean pass, ablation pass, activation reads, full splice)
+  shared   - all SAEs in one group, every spliced pass a full forward (no prefix skipping)
+  saebench - all SAEs in one group, spliced passes start from the cached residual (the default)
+Prints wall time per SAE and the speed-up ratios (naive / path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+
+import torch
+
+from saebench.cache import MemoryCache
+from saebench.data import CorpusSpec
+from saebench.metrics import EvalContext
+from saebench.metrics.core import CoreParams, evaluate_core
+from saebench.models import LanguageModel, load_language_model
+from saebench.paths import asset
+from saebench.saes import SAEMetadata, TopKSAE
+
+HOOK = "blocks.3.hook_resid_post"
+
+
+def build_model(device: str) -> LanguageModel:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(num_hidden_layers=6, hidden_size=512, intermediate_size=1376, num_attention_heads=8,
+                      num_key_value_heads=8, vocab_size=32000, max_position_embeddings=512)
+    tokenizer = load_language_model(asset("stories260K")).tokenizer   # ids < 512, valid for any vocab
+    return LanguageModel(LlamaForCausalLM(cfg).eval().to(device), tokenizer, name="random-llama-6x512")
+
+
+def make_saes(n: int, device: str) -> list[TopKSAE]:
+    saes = []
+    for i in range(n):
+        g = torch.Generator().manual_seed(i)
+        W_dec = torch.randn(4096, 512, generator=g)
+        W_dec /= W_dec.norm(dim=1, keepdim=True)
+        md = SAEMetadata(sae_id=f"random/{i}", hook=HOOK, architecture="topk", source="benchmark")
+        saes.append(TopKSAE(W_dec.T.clone(), W_dec, torch.zeros(4096), torch.zeros(512), k=32, metadata=md).to(device))
+    return saes
+
+
+@contextlib.contextmanager
+def no_prefix_skipping(lm: LanguageModel):
+    lm.logits_from = lambda tokens, hook, act, attention_mask=None: lm.logits(tokens, hook, splice=lambda _x: act)
+    try:
+        yield
+    finally:
+        del lm.logits_from
+
+
+def timed(lm, saes, params, corpus, device, groups: list[list]) -> float:
+    cache = MemoryCache()   # tokens are SAE-independent in every path; tokenize once before timing
+    EvalContext(lm=lm, hook=HOOK, saes=[], space=lm.activation_space(False), corpus=corpus, cache=cache,
+                device=device).tokens(params.n_rows, params.context_size, params.prepend_bos)
+    start = time.perf_counter()
+    for group in groups:
+        ctx = EvalContext(lm=lm, hook=HOOK, saes=group, space=lm.activation_space(False), corpus=corpus,
+                          cache=cache, device=device, batch_size=16)
+        list(evaluate_core(ctx, params))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--n-tokens", type=int, default=4096)
+    parser.add_argument("--n-tokens-loss", type=int, default=2048)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.set_grad_enabled(False)
+    lm = build_model(args.device)
+    corpus = CorpusSpec(path=asset("corpus/stories260k_samples.jsonl"))
+    params = CoreParams(n_tokens=args.n_tokens, n_tokens_loss=args.n_tokens_loss, context_size=128)
+    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
+          f"tokens={params.n_tokens} (loss {params.n_tokens_loss}) hook={HOOK}")
+    print(f"{'N':>3} {'naive s/SAE':>12} {'shared s/SAE':>13} {'saebench s/SAE':>15} {'naive/shared':>13} "
+          f"{'naive/saebench':>15}")
+    timed(lm, make_saes(1, args.device), params, corpus, device, [make_saes(1, args.device)])  # warm-up, untimed
+    for n in args.n:
+        saes = make_saes(n, args.device)
+        naive = timed(lm, saes, params, corpus, device, [[s] for s in saes])
+        with no_prefix_skipping(lm):
+            shared = timed(lm, saes, params, corpus, device, [saes])
+        ours = timed(lm, saes, params, corpus, device, [saes])
+        print(f"{n:>3} {naive / n:>12.3f} {shared / n:>13.3f} {ours / n:>15.3f} {naive / shared:>13.2f}x "
+              f"{naive / ours:>14.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
