@@ -7,6 +7,7 @@ from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
 from saebench.metrics.core.plugin import batch_ranges
+from saebench.paths import asset
 from saebench.saes import load_sae
 from tests.builders import identity_sae, random_topk_sae, zero_sae
 
@@ -57,7 +58,7 @@ def test_group_results_equal_individual_results(stories):
 
 
 def test_trained_topk_demo_sae_beats_a_random_one(stories):
-    demo = load_sae({"id": "demo/topk", "path": "saebench/assets/demo_saes/topk"})
+    demo = load_sae({"id": "demo/topk", "path": asset("demo_saes/topk")})
     rand = random_topk_sae(64, 256, 8, sae_id="random", hook=HOOK)
     out = run_core(stories, [demo, rand])
     assert demo.k == 8

@@ -6,6 +6,7 @@ import torch
 
 from saebench.data import CorpusSpec, iter_documents, pack_documents, special_mask
 from saebench.errors import DataError
+from saebench.paths import asset
 
 
 class CharTok:
@@ -60,7 +61,7 @@ def test_bad_corpus_inputs(tmp_path):
 
 
 def test_bundled_corpus_packs_with_the_real_tokenizer(stories):
-    spec = CorpusSpec(path="saebench/assets/corpus/stories260k_samples.jsonl")
+    spec = CorpusSpec(path=asset("corpus/stories260k_samples.jsonl"))
     rows = pack_documents(iter_documents(spec), stories.tokenizer, 128, 600)
     assert rows.shape == (600, 128) and (rows[:, 0] == 1).all()
     mid_bos = (rows[:, 1:] == 1).sum()

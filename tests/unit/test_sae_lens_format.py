@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from saebench.errors import IncompatibleSAEError, SAELoadError, UnknownNameError
+from saebench.paths import asset
 from saebench.saes import JumpReLUSAE, ReLUSAE, TopKSAE, check_compatible, load_sae
 from saebench.saes.formats.sae_lens import save_sae_lens
 from tests.builders import metadata
@@ -60,8 +61,8 @@ def test_encode_formulas_match_sae_lens_definitions():
 
 
 def test_demo_saes_load_from_both_cfg_versions():
-    relu = load_sae({"id": "demo/relu", "path": "saebench/assets/demo_saes/relu"})
-    topk = load_sae({"id": "demo/topk", "path": "saebench/assets/demo_saes/topk"})
+    relu = load_sae({"id": "demo/relu", "path": asset("demo_saes/relu")})
+    topk = load_sae({"id": "demo/topk", "path": asset("demo_saes/topk")})
     assert relu.metadata.extra["sae_lens_cfg_version"] == "v5" and isinstance(relu, ReLUSAE)
     assert topk.metadata.extra["sae_lens_cfg_version"] == "v6" and topk.k == 8
     assert torch.allclose(topk.W_dec.norm(dim=1), torch.ones(256), atol=1e-5)
