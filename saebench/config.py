@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -38,7 +38,6 @@ class RunConfig:
     force: bool = False
     fail_fast: bool = False
     max_saes_per_group: int = 16
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_dtype(self) -> str:

@@ -171,9 +171,10 @@ def _check_result(info: PluginInfo, result: SAEResult) -> None:
         if key in seen:
             raise ValueError(f"plugin {info.name!r} emitted {key} twice for SAE {result.sae_id!r}")
         seen.add(key)
-        if not isinstance(m.value, (int, float)) or (m.stderr is not None and not math.isfinite(m.stderr)
-                                                     and not math.isnan(m.stderr)):
+        if not isinstance(m.value, (int, float)):
             raise ValueError(f"metric {m.metric!r} has a non-numeric value {m.value!r}")
+        if m.stderr is not None and math.isinf(m.stderr):
+            raise ValueError(f"metric {m.metric!r} has an infinite stderr; use None or NaN when undefined")
 
 
 def _record_failure(writer: ResultWriter, report: RunReport, rc: RunConfig, sae_id: str, tasks: list[PlannedTask],

@@ -201,10 +201,6 @@ class LanguageModel:
             logits = self._forward(tokens.to(self.device), attention_mask)
         return (logits, captured[0]) if capture else logits
 
-    def can_run_from(self, hook: str) -> bool:
-        """Whether `logits_from` skips the layers before `hook` (residual hooks) or must rerun them."""
-        return self.hook(hook).is_resid
-
     @torch.no_grad()
     def logits_from(self, tokens: torch.Tensor, hook: str, activation: torch.Tensor,
                     attention_mask: torch.Tensor | None = None) -> torch.Tensor:
