@@ -16,7 +16,7 @@ commands:
   run [hydra overrides]   evaluate SAEs (default: the bundled demo), e.g.
                           saebench run sae=demo_topk task.core.n_tokens=32768 device=cuda dtype=bfloat16
                           saebench run -m sae=demo_relu,demo_topk
-  list [--json]           registered tasks and metrics; SAE, model, corpus and suite configs
+  list [what] [--json]    tasks and metrics, SAE configs (`list saes`), formats, model/corpus/suite configs
 """
 
 
@@ -39,20 +39,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _check_group_overrides(args: list[str]) -> None:
-    """Fail early, with suggestions, on `sae=<unknown>` (also inside comma-separated multirun lists)."""
+def _rewrite_overrides(args: list[str]) -> list[str]:
+    """Validate group selections (with suggestions) and expand SAE globs/lists; `saes=[...]` replaces
+    the selected configs' SAEs (hydra needs the node deleted first, as configs store a mapping)."""
     from saebench.errors import ConfigError
     from saebench.paths import config_options
+    from saebench.sae_configs import expand_sae_selection
 
+    out: list[str] = []
+    multirun = any(a in ("-m", "--multirun") for a in args)
     for arg in args:
         key, sep, value = arg.partition("=")
-        key = key.lstrip("+~")
-        if not sep or key not in CONFIG_GROUPS:
+        bare = key.lstrip("+~")
+        if sep and bare == "saes":
+            out += ["~saes", f"+saes={value}"]
             continue
-        options = config_options(key)
+        if not sep or bare not in CONFIG_GROUPS:
+            out.append(arg)
+            continue
+        if bare == "sae" and not (multirun and "," in value and not value.startswith("[")):
+            names = expand_sae_selection(value)
+            out.append(f"{key}={names[0]}" if len(names) == 1 else f"{key}=[{','.join(names)}]")
+            continue
+        options = config_options(bare)
         for name in value.split(","):
             if name and name not in options:
-                raise ConfigError(did_you_mean(name, options, f"{key} config"))
+                raise ConfigError(did_you_mean(name, options, f"{bare} config"))
+        out.append(arg)
+    return out
 
 
 def _run(args: list[str]) -> int:
@@ -62,7 +76,7 @@ def _run(args: list[str]) -> int:
     from saebench import config as _config  # noqa: F401  (registers the ${saebench_asset:...} resolver)
     from saebench.paths import config_dir
 
-    _check_group_overrides(args)
+    args = _rewrite_overrides(args)
     state = {"failed": 0}
 
     @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -105,11 +119,15 @@ def _print_report(report) -> None:
 
 def _list(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="saebench list")
+    parser.add_argument("what", nargs="?", default="all", choices=("all", "tasks", "saes", "formats", "configs"),
+                        help="what to list (default: everything)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     ns = parser.parse_args(args)
 
     from saebench.metrics import discover
     from saebench.paths import config_options
+    from saebench.sae_configs import sae_config_info
+    from saebench.saes import ARCHITECTURES, FORMATS
 
     registry = discover()
     data = {
@@ -117,22 +135,43 @@ def _list(args: list[str]) -> int:
                    "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "headline": m.headline,
                                 "description": m.description} for m in info.metrics]}
                   for _name, info in registry.items()],
+        "saes": [vars(sae_config_info(n)) | {"sae_ids": list(sae_config_info(n).sae_ids)}
+                 for n in config_options("sae")],
+        "formats": FORMATS.names(), "architectures": ARCHITECTURES.names(),
         **{f"{group}_configs": config_options(group) for group in CONFIG_GROUPS},
     }
     if ns.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data if ns.what == "all" else {k: v for k, v in data.items() if k.startswith(ns.what[:4])},
+                         indent=2, default=list))
         return 0
+    if ns.what in ("all", "tasks"):
+        _print_tasks(data["tasks"])
+    if ns.what in ("all", "saes"):
+        print("SAE configs (saebench run sae=<name>; globs select many, e.g. sae='saebench_pythia160m/*'):")
+        for info in data["saes"]:
+            ids = info["sae_ids"]
+            shown = ", ".join(ids[:3]) + (f", ... ({len(ids)} SAEs)" if len(ids) > 3 else "")
+            print(f"  {info['name']:<34} model={info['model']:<20} {'/'.join(info['formats']):<20} {shown}")
+        print()
+    if ns.what in ("all", "formats"):
+        print(f"SAE formats: {', '.join(data['formats'])}")
+        print(f"architectures: {', '.join(data['architectures'])}\n")
+    if ns.what in ("all", "configs"):
+        for group in CONFIG_GROUPS:
+            if group != "sae":
+                print(f"{group} configs: {', '.join(data[f'{group}_configs'])}")
+    return 0
+
+
+def _print_tasks(tasks: list[dict]) -> None:
     direction = {True: "higher", False: "lower", None: "-"}
-    for task in data["tasks"]:
+    for task in tasks:
         print(f"task {task['name']} v{task['version']}: {task['description']}")
         width = max(len(m["name"]) for m in task["metrics"])
         for m in task["metrics"]:
             star = "*" if m["headline"] else " "
             print(f"  {star} {m['name']:<{width}}  {direction[m['higher_is_better']]:<6}  {m['description']}")
     print("  (* headline; direction = which way is better)\n")
-    for group in CONFIG_GROUPS:
-        print(f"{group} configs: {', '.join(data[f'{group}_configs'])}")
-    return 0
 
 
 if __name__ == "__main__":

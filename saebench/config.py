@@ -38,6 +38,7 @@ class RunConfig:
     force: bool = False
     fail_fast: bool = False
     max_saes_per_group: int = 16
+    cache_dir: str | None = None
 
     @property
     def run_dtype(self) -> str:
@@ -45,7 +46,7 @@ class RunConfig:
 
 
 _RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
-             "max_saes_per_group"}
+             "max_saes_per_group", "cache_dir"}
 
 
 def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -67,10 +68,7 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
     unknown = sorted(set(cfg.keys()) - _RUN_KEYS - {"hydra"})
     if unknown:
         raise ConfigError(f"Unknown top-level config key(s) {unknown}. Valid: {sorted(_RUN_KEYS)}.")
-    saes_raw = _section(cfg, "saes")
-    if not isinstance(saes_raw, list) or not saes_raw:
-        raise ConfigError("`saes` must be a non-empty list of SAE specs; select an SAE config with `sae=<name>`.")
-    saes = [SAESpec.from_dict(d) for d in saes_raw]
+    saes = sae_specs(_section(cfg, "saes"))
     ids = [s.id for s in saes]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -91,7 +89,19 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         force=bool(top.get("force", False)),
         fail_fast=bool(top.get("fail_fast", False)),
         max_saes_per_group=int(top.get("max_saes_per_group", 16)),
+        cache_dir=top.get("cache_dir"),
     )
+
+
+def sae_specs(raw: Any) -> list[SAESpec]:
+    """`saes:` as a list of specs, or a mapping id -> spec (the form SAE configs use, so that selecting
+    several configs, `sae=[a,b]`, merges their SAEs instead of replacing them)."""
+    if isinstance(raw, dict):
+        raw = [{"id": key, **(value or {})} for key, value in raw.items()]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("`saes` must be a non-empty list (or id -> spec mapping) of SAE specs; select an SAE "
+                          "config with `sae=<name>`.")
+    return [SAESpec.from_dict(d) for d in raw]
 
 
 def compose(overrides: list[str] | None = None) -> DictConfig:

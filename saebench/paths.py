@@ -29,5 +29,7 @@ def asset(relative: str) -> str:
 
 
 def config_options(group: str) -> list[str]:
-    """Names of the options of a config group (file stems of configs/<group>/*.yaml)."""
-    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+    """Names of the options of a config group: paths of configs/<group>/**/*.yaml without the suffix
+    (nested folders give names like `saebench_pythia160m/topk`)."""
+    root = config_dir() / group
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -20,8 +21,7 @@ from saebench.metrics import EvalContext, PluginInfo, SAEResult, discover
 from saebench.models import load_language_model
 from saebench.results import ResultWriter, UnitStamp
 from saebench.results.provenance import git_sha, new_run_id, params_hash, params_to_json
-from saebench.saes import LinearSAE, check_compatible, load_sae
-from saebench.saes.spec import SAESpec
+from saebench.saes import LinearSAE, LoadEnv, check_compatible, expand_prefixes, load_sae
 from saebench.torch_utils import dtype_name, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -81,41 +81,55 @@ def run(rc: RunConfig) -> RunReport:
     def unit_done(sae_id: str, t: PlannedTask) -> bool:
         return (sae_id, t.info.name, t.info.version, t.params_hash, dtype_str) in done
 
-    pending = {s.id: [t for t in tasks if not unit_done(s.id, t)] for s in rc.saes}
+    # SAEs whose ids are known before loading are skipped without loading when every unit is done;
+    # Matryoshka specs expand into one SAE per prefix, so they are always loaded and filtered afterwards.
+    pending: dict[str, list[PlannedTask]] = {}
     for spec in rc.saes:
-        for t in tasks:
-            if t not in pending[spec.id]:
+        todo = [t for t in tasks if not unit_done(spec.id, t)]
+        if spec.prefixes is None and not todo:
+            for t in tasks:
                 log.info("skipping %s / %s: already in %s (force=true recomputes)", spec.id, t.info.name,
                          rc.output_dir)
                 report.outcomes.append(UnitOutcome(spec.id, t.info.name, "cached"))
-    specs = [s for s in rc.saes if pending[s.id]]
+            continue
+        pending[spec.id] = todo
+    specs = [s for s in rc.saes if s.id in pending]
     if not specs:
         return report
 
     lm = load_language_model(rc.model.name, rc.model.revision, device, dtype, rc.model.trust_remote_code)
-    loaded: list[tuple[SAESpec, LinearSAE]] = []
+    env = LoadEnv(lm=lm, corpus=rc.corpus, cache_dir=rc.cache_dir, seed=rc.seed, batch_size=rc.model.batch_size)
+    loaded: list[LinearSAE] = []
     for spec in specs:
         try:
-            sae = load_sae(spec, device=device, dtype=dtype)
-            check_compatible(sae, lm)
-            loaded.append((spec, sae))
+            for sae in expand_prefixes(load_sae(spec, device=device, dtype=dtype, env=env), spec.prefixes):
+                sae_id = sae.metadata.sae_id
+                if sae_id in pending and sae_id != spec.id:
+                    raise SaeBenchError(f"SAE id {sae_id!r} (a prefix of {spec.id!r}) is also used by another SAE")
+                pending[sae_id] = [t for t in tasks if not unit_done(sae_id, t)]
+                for t in tasks:
+                    if t not in pending[sae_id]:
+                        report.outcomes.append(UnitOutcome(sae_id, t.info.name, "cached"))
+                if pending[sae_id]:
+                    check_compatible(sae, lm)
+                    loaded.append(sae)
         except SaeBenchError as e:
-            _record_failure(writer, report, rc, spec.id, pending[spec.id], dtype_str, str(e), "", 0.0)
+            _record_failure(writer, report, rc, spec.id, pending[spec.id] or tasks, dtype_str, str(e), "", 0.0)
 
-    groups: dict[tuple[str, bool], list[LinearSAE]] = defaultdict(list)
-    for _spec, sae in loaded:
-        groups[(sae.metadata.hook, sae.metadata.centred)].append(sae)
+    groups: dict[tuple[str, str | None, bool], list[LinearSAE]] = defaultdict(list)
+    for sae in loaded:
+        groups[(sae.metadata.hook, sae.metadata.output_hook, sae.metadata.centred)].append(sae)
     cache = MemoryCache()
     common = dict(run_id=report.run_id, model=lm.name, model_revision=lm.revision, dtype=dtype_str,
                   device=str(device), seed=rc.seed, saebench_version=saebench.__version__, git_sha=git_sha())
-    for (hook, centred), group in groups.items():
+    for (hook, output_hook, centred), group in groups.items():
         for t in tasks:
             todo = [s for s in group if t in pending[s.metadata.sae_id]]
             for i in range(0, len(todo), rc.max_saes_per_group):
                 chunk = todo[i:i + rc.max_saes_per_group]
                 ctx = EvalContext(lm=lm, hook=hook, saes=chunk, space=lm.activation_space(centred),
                                   corpus=rc.corpus, cache=cache, device=device, seed=rc.seed,
-                                  batch_size=rc.model.batch_size)
+                                  batch_size=rc.model.batch_size, output_hook=output_hook)
                 _run_chunk(ctx, t, writer, report, rc, common)
     return report
 
@@ -142,7 +156,7 @@ def _run_chunk(ctx: EvalContext, t: PlannedTask, writer: ResultWriter, report: R
             stamp = UnitStamp(created_at=datetime.now(timezone.utc), task=t.info.name, task_version=t.info.version,
                               sae_id=md.sae_id, sae_source=md.source, architecture=md.architecture, d_in=sae.d_in,
                               d_sae=sae.d_sae, hook=md.hook, params_json=t.params_json, params_hash=t.params_hash,
-                              **common)
+                              sae_json=json.dumps(sae.describe(), sort_keys=True, default=str), **common)
             writer.write_unit(stamp, result.metrics, result.details, duration)
             report.outcomes.append(UnitOutcome(result.sae_id, t.info.name, "ok", result=result))
     except Exception as e:  # one failing group must not lose the other groups' results

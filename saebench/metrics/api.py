@@ -68,6 +68,12 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 16
     options: dict[str, Any] = field(default_factory=dict)
+    output_hook: str | None = None   # transcoders: the hook the SAEs reconstruct (None: `hook` itself)
+
+    @property
+    def target_hook(self) -> str:
+        """The hook whose activation the SAEs' outputs are compared with and spliced into."""
+        return self.output_hook or self.hook
 
     def tokens(self, n_rows: int, context_size: int, prepend_bos: bool = True) -> torch.Tensor:
         """Packed token rows [n_rows, context_size] from the corpus; computed once per run and key."""

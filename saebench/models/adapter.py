@@ -132,6 +132,8 @@ class LanguageModel:
             p = hp.resid_position
             return (self.layers[p] if p < self.n_layers else self.final_norm), "pre"
         layer = self.layers[hp.layer]
+        if hp.kind == "ln2.hook_normalized":
+            return get_submodule(layer, self.layout.mlp), "pre"
         path = self.layout.attn_out if hp.kind == "hook_attn_out" else self.layout.mlp_out
         return get_submodule(layer, path), "post"
 
@@ -164,19 +166,45 @@ class LanguageModel:
 
     # ----- public operations -------------------------------------------------------------------
     @torch.no_grad()
-    def activations(self, tokens: torch.Tensor, hook: str,
-                    attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Activation at `hook` for `tokens` [B, L] -> [B, L, d_model]; the forward stops there."""
-        hp = self.hook(hook)
-        captured: list[torch.Tensor] = []
+    def activations(self, tokens: torch.Tensor, hook: str | list[str],
+                    attention_mask: torch.Tensor | None = None):
+        """Activation at `hook` for `tokens` [B, L] -> [B, L, d_model]; the forward stops there.
 
-        def grab(x: torch.Tensor) -> None:
-            captured.append(x.detach())
-            raise _StopForward
+        With a list of hooks, returns a list of activations (same order); the forward stops after the
+        last of them has been reached.
+        """
+        hooks = [hook] if isinstance(hook, str) else list(hook)
+        store: dict[str, torch.Tensor] = {}
 
-        with self._hooked(hp, grab), contextlib.suppress(_StopForward):
-            self._forward(tokens.to(self.device), attention_mask)
-        return captured[0]
+        def grab(name: str) -> Callable[[torch.Tensor], None]:
+            def fn(x: torch.Tensor) -> None:
+                store[name] = x.detach()
+                if len(store) == len(set(hooks)):
+                    raise _StopForward
+            return fn
+
+        with contextlib.ExitStack() as stack:
+            for name in dict.fromkeys(hooks):
+                stack.enter_context(self._hooked(self.hook(name), grab(name)))
+            with contextlib.suppress(_StopForward):
+                self._forward(tokens.to(self.device), attention_mask)
+        out = [store[h] for h in hooks]
+        return out[0] if isinstance(hook, str) else out
+
+    @contextlib.contextmanager
+    def capturing(self, hooks: list[str]) -> Iterator[dict[str, torch.Tensor]]:
+        """Record the activations at `hooks` during any forward run inside the block (nothing replaced)."""
+        store: dict[str, torch.Tensor] = {}
+
+        def grab(name: str) -> Callable[[torch.Tensor], None]:
+            def fn(x: torch.Tensor) -> None:
+                store[name] = x.detach()
+            return fn
+
+        with contextlib.ExitStack() as stack:
+            for name in dict.fromkeys(hooks):
+                stack.enter_context(self._hooked(self.hook(name), grab(name)))
+            yield store
 
     @torch.no_grad()
     def logits(self, tokens: torch.Tensor, hook: str | None = None, splice: Splice | None = None,

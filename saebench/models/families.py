@@ -11,7 +11,7 @@ from saebench.errors import ModelLoadError
 
 @dataclass(frozen=True)
 class FamilyLayout:
-    """Attribute paths: `layers`/`final_norm` from the model root, `attn_out`/`mlp_out` within a layer.
+    """Attribute paths: `layers`/`final_norm` from the model root, `attn_out`/`mlp_out`/`mlp` within a layer.
 
     `attn_out`/`mlp_out` name the module whose *output* is what the block adds to the residual stream
     (TransformerLens `hook_attn_out`/`hook_mlp_out`); for Gemma 2/3 that is the post-sublayer norm.
@@ -21,6 +21,7 @@ class FamilyLayout:
     final_norm: str
     attn_out: str
     mlp_out: str
+    mlp: str = "mlp"   # the MLP module itself; its input is TransformerLens `ln2.hook_normalized`
 
 
 _LLAMA = FamilyLayout("model.layers", "model.norm", "self_attn", "mlp")

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from saebench.errors import ConfigError
 
-HOOK_KINDS = ("hook_resid_pre", "hook_resid_post", "hook_attn_out", "hook_mlp_out")
+HOOK_KINDS = ("hook_resid_pre", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "ln2.hook_normalized")
 RESID_KINDS = ("hook_resid_pre", "hook_resid_post")
-_HOOK_RE = re.compile(r"^blocks\.(\d+)\.(\w+)$")
+_HOOK_RE = re.compile(r"^blocks\.(\d+)\.([\w.]+)$")
+# `ln2.hook_normalized` is the MLP's input (after the pre-MLP norm): where MLP transcoders read.
 
 
 @dataclass(frozen=True)

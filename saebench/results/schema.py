@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: metrics rows carry sae_json (architecture settings, folding, prefixes)
 
 # One row per metric value (long / tidy).
 METRICS_SCHEMA = pa.schema([
@@ -35,6 +35,7 @@ METRICS_SCHEMA = pa.schema([
     ("saebench_version", pa.string()),
     ("git_sha", pa.string()),
     ("duration_s", pa.float64()),
+    ("sae_json", pa.string()),
 ])
 
 # One row per (item, field) of a per-item table (e.g. per-latent density).

@@ -14,18 +14,20 @@ class SAEMetadata:
 
     sae_id: str                    # unique name, e.g. 'demo/topk' or 'gpt2-small-res-jb/blocks.8.hook_resid_pre'
     hook: str                      # TransformerLens-style hook it reads, e.g. 'blocks.8.hook_resid_pre'
+    output_hook: str | None = None  # transcoders: the hook it reconstructs (None: reconstructs `hook`)
     architecture: str              # registry name: 'relu', 'topk', 'jumprelu', ...
     source: str                    # format and location it was loaded from
     model: str | None = None       # model it was trained on, as its file names it
     centred: bool = False          # trained on a TransformerLens-centred residual stream
     prepend_bos: bool | None = None
     context_size: int | None = None
+    prefixes: tuple[int, ...] | None = None  # Matryoshka: cumulative group ends, each a nested SAE
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
 class SAE(Protocol):
-    """encode(x[..., d_in]) -> f[..., d_sae]; decode(f) -> x_hat[..., d_in]."""
+    """encode(x[..., d_in]) -> f[..., d_sae]; decode(f) -> x_hat[..., d_out]; reconstruct(x) -> (f, x_hat)."""
 
     d_in: int
     d_sae: int
@@ -37,3 +39,5 @@ class SAE(Protocol):
     def encode(self, x: torch.Tensor) -> torch.Tensor: ...
 
     def decode(self, f: torch.Tensor) -> torch.Tensor: ...
+
+    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...

@@ -36,12 +36,18 @@ def make(arch):
 def test_round_trip_preserves_the_function(tmp_path, arch, version):
     sae = make(arch)
     save_sae_lens(sae, tmp_path / "sae", cfg_version=version, model_name="tiny")
-    loaded = load_sae({"id": "x", "path": str(tmp_path / "sae")})
+    loaded = load_sae({"id": "x", "path": str(tmp_path / "sae"), "fold_decoder_norms": False})
     assert type(loaded) is type(sae) and loaded.metadata.hook == "blocks.1.hook_resid_post"
     assert loaded.metadata.model == "tiny" and loaded.metadata.extra["sae_lens_cfg_version"] == version
     x = torch.randn(3, 7, D)
     torch.testing.assert_close(loaded.encode(x), sae.encode(x))
     torch.testing.assert_close(loaded(x), sae(x))
+    folded = load_sae({"id": "x", "path": str(tmp_path / "sae")})   # default: decoder norms folded
+    norms = sae.W_dec.norm(dim=1)
+    torch.testing.assert_close(folded.W_dec.norm(dim=1), torch.ones(DS))
+    torch.testing.assert_close(folded.encode(x), sae.encode(x) * norms, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(folded(x), sae(x), rtol=1e-4, atol=1e-4)
+    assert folded.metadata.extra["decoder_norms_folded"] is True
     cfg = json.loads((tmp_path / "sae" / "cfg.json").read_text())
     assert ("metadata" in cfg) == (version == "v6")
 
@@ -98,7 +104,7 @@ def test_missing_folder_cfg_and_weights(tmp_path, saved):
     with pytest.raises(SAELoadError, match="does not exist"):
         load_sae({"id": "x", "path": str(tmp_path / "nope")})
     (saved / "sae_weights.safetensors").unlink()
-    with pytest.raises(SAELoadError, match="weight file .* is missing; found \\['cfg.json'\\]"):
+    with pytest.raises(SAELoadError, match="sae_weights.safetensors' is missing; .* found \\['cfg.json'\\]"):
         load_sae({"id": "x", "path": str(saved)})
     (saved / "cfg.json").unlink()
     with pytest.raises(SAELoadError, match="cfg.json' is missing"):

@@ -64,33 +64,39 @@ class CorePlugin:
 
 @torch.no_grad()
 def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
-    """Run the shared batch loop over all SAEs in `ctx.saes`; yield one SAEResult per SAE."""
-    lm, hook, space, saes = ctx.lm, ctx.hook, ctx.space, ctx.saes
+    """Run the shared batch loop over all SAEs in `ctx.saes`; yield one SAEResult per SAE.
+
+    Transcoders (`ctx.output_hook` set) read `ctx.hook` and are compared with, and spliced into,
+    `ctx.output_hook`; the input activation comes from the same clean pass.
+    """
+    lm, space, saes = ctx.lm, ctx.space, ctx.saes
+    in_hook, out_hook = ctx.hook, ctx.target_hook
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
     special = ctx.special_mask(tokens)
-    recon = [ReconstructionStats(s.d_in, s.d_sae, ctx.device) for s in saes]
+    recon = [ReconstructionStats(getattr(s, "d_out", s.d_in), s.d_sae, ctx.device) for s in saes]
     losses = [DownstreamStats() for _ in saes]
     clean, zero = CleanStats(), DownstreamStats()
     for start, stop, with_loss in tqdm(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size),
-                                       desc=f"core {hook} ({len(saes)} SAEs)", unit="batch", leave=False,
+                                       desc=f"core {out_hook} ({len(saes)} SAEs)", unit="batch", leave=False,
                                        disable=None):
         batch = tokens[start:stop].to(ctx.device)
         keep = ~special[start:stop].to(ctx.device)
         if with_loss:
-            clean_logits, x = lm.logits(batch, hook, capture=True)
+            with lm.capturing([in_hook]) as captured:
+                clean_logits, x = lm.logits(batch, out_hook, capture=True)
+            x_in = captured[in_hook]
             ref = CleanReference(clean_logits, batch, keep)
             del clean_logits
             clean.update(ref)
-            zero.update(ref, *ref.compare(lm.logits_from(batch, hook, _splice_values(x, None, keep, space))))
+            zero.update(ref, *ref.compare(lm.logits_from(batch, out_hook, _splice_values(x, None, keep, space))))
         else:
-            x = lm.activations(batch, hook)
-        x_sae = space.to_sae(x)
+            x_in, x = lm.activations(batch, [in_hook, out_hook])
+        x_sae, x_in_sae = space.to_sae(x), space.to_sae(x_in)
         for i, sae in enumerate(saes):
-            f = sae.encode(x_sae)
-            x_hat = sae.decode(f)
+            f, x_hat = sae.reconstruct(x_in_sae)
             recon[i].update(x_sae, x_hat, f, keep)
             if with_loss:
-                spliced = lm.logits_from(batch, hook, _splice_values(x, x_hat, keep, space))
+                spliced = lm.logits_from(batch, out_hook, _splice_values(x, x_hat, keep, space))
                 losses[i].update(ref, *ref.compare(spliced))
     for i, sae in enumerate(saes):
         values, details = recon[i].finish()

@@ -26,3 +26,11 @@ def fetch_files(repo_id: str, filenames: list[str], revision: str | None = None)
         except (HfHubHTTPError, OSError, ValueError) as e:
             raise SAELoadError(f"Cannot fetch {name!r} from hub repository {repo_id!r}: {e}") from e
     return paths
+
+
+def fetch_optional(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+    """Like `fetch_files` for one file that may legitimately be absent (returns None then)."""
+    try:
+        return fetch_files(repo_id, [filename], revision)[0]
+    except SAELoadError:
+        return None

@@ -8,7 +8,7 @@ from saebench.registry import Registry
 from saebench.saes.architectures import LinearSAE
 from saebench.saes.spec import SAESpec
 
-Loader = Callable[[SAESpec], LinearSAE]
+Loader = Callable[[SAESpec, object], LinearSAE]  # (spec, LoadEnv) -> SAE
 FORMATS: Registry[Loader] = Registry("SAE format")
 
 

@@ -1,7 +1,10 @@
-"""SAE Lens on-disk format: `cfg.json` + `sae_weights.safetensors` (v5 flat cfg and v6 `metadata` cfg).
+"""SAE Lens on-disk format: `cfg.json` + `sae_weights.safetensors` (+ optional `sparsity.safetensors`).
 
-Architectures read here: standard/ReLU, TopK (v6 `architecture: topk` + `k`, or v5 `activation_fn_str:
-topk` + `activation_fn_kwargs.k`) and JumpReLU (`threshold` tensor).
+Both cfg layouts load: v5 (flat, `activation_fn_str`) and v6 (`architecture` + a `metadata` block).
+Architectures: standard, topk, jumprelu, gated, batchtopk, matryoshka_batchtopk, and the transcoders
+(transcoder, skip_transcoder, jumprelu_transcoder; `hook_name_out`, `d_out`, `W_skip` [d_out, d_in]).
+`normalize_activations`: `none`; `expected_average_only_in` (a scaling factor, folded into the weights
+exactly); `constant_norm_rescale` and `layer_norm` (per-token, applied at run time).
 """
 
 from __future__ import annotations
@@ -12,72 +15,50 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from saebench.errors import SAELoadError
-from saebench.saes.architectures import ARCHITECTURES, JumpReLUSAE, LinearSAE, TopKSAE
-from saebench.saes.formats.hub import fetch_files
+from saebench.saes.architectures import JumpReLUSAE, LinearSAE, TopKSAE
+from saebench.saes.build import build_sae, group_ends
+from saebench.saes.formats.files import read_json, read_safetensors, resolve_folder
 from saebench.saes.formats.registry import register_format
 from saebench.saes.protocol import SAEMetadata
 from saebench.saes.spec import SAESpec
-from saebench.saes.validation import check_k, check_weights
 
 log = logging.getLogger(__name__)
 
 CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
-SUPPORTED_ARCHITECTURES = ("standard", "relu", "topk", "jumprelu")
+SPARSITY_FILE = "sparsity.safetensors"
+# SAE Lens architecture name -> (saebench architecture, is_transcoder)
+ARCH_MAP = {
+    "standard": ("relu", False), "relu": ("relu", False), "topk": ("topk", False), "jumprelu": ("jumprelu", False),
+    "gated": ("gated", False), "batchtopk": ("batchtopk", False),
+    "matryoshka_batchtopk": ("matryoshka_batchtopk", False),
+    "transcoder": ("relu", True), "skip_transcoder": ("relu", True), "jumprelu_transcoder": ("jumprelu", True),
+}
+NORMALIZE_MODES = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
 _METADATA_KEYS = ("model_name", "hook_name", "hook_head_index", "prepend_bos", "context_size",
                   "model_from_pretrained_kwargs", "dataset_path", "sae_lens_version")
 
 
 @register_format("sae_lens")
-def load_sae_lens(spec: SAESpec) -> LinearSAE:
+def load_sae_lens(spec: SAESpec, env=None) -> LinearSAE:
     """Load an SAE Lens SAE from `spec.path` or from the hub (`spec.repo_id`, `spec.folder`)."""
-    if spec.path:
-        folder = Path(spec.path).expanduser()
-        source = f"sae_lens:{folder}"
-    else:
-        prefix = f"{spec.folder.strip('/')}/" if spec.folder else ""
-        files = fetch_files(spec.repo_id, [prefix + CFG_FILE, prefix + WEIGHTS_FILE], revision=spec.revision)
-        folder = files[0].parent
-        source = f"sae_lens:hf://{spec.repo_id}/{prefix}@{spec.revision or 'main'}"
-    return load_sae_lens_folder(folder, spec, source)
-
-
-def load_sae_lens_folder(folder: Path, spec: SAESpec, source: str) -> LinearSAE:
-    if not folder.is_dir():
-        raise SAELoadError(f"SAE {spec.id!r}: folder {str(folder)!r} does not exist.")
-    cfg = _read_cfg(folder, spec.id)
-    tensors = _read_weights(folder, spec.id)
-    return build_from_cfg(cfg, tensors, spec, source)
-
-
-def _read_cfg(folder: Path, sae_id: str) -> dict[str, Any]:
-    path = folder / CFG_FILE
-    if not path.is_file():
-        present = sorted(p.name for p in folder.iterdir())
-        raise SAELoadError(f"SAE {sae_id!r}: {str(path)!r} is missing. An SAE Lens folder holds {CFG_FILE} "
-                           f"and {WEIGHTS_FILE}; found {present}.")
-    try:
-        cfg = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SAELoadError(f"SAE {sae_id!r}: {str(path)!r} is not valid JSON ({e}).") from e
-    if not isinstance(cfg, dict):
-        raise SAELoadError(f"SAE {sae_id!r}: {str(path)!r} must hold a JSON object, got {type(cfg).__name__}.")
-    return cfg
-
-
-def _read_weights(folder: Path, sae_id: str) -> dict[str, torch.Tensor]:
-    path = folder / WEIGHTS_FILE
-    if not path.is_file():
-        present = sorted(p.name for p in folder.iterdir())
-        raise SAELoadError(f"SAE {sae_id!r}: weight file {str(path)!r} is missing; found {present}.")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise SAELoadError(f"SAE {sae_id!r}: weight file {str(path)!r} is corrupt or not safetensors ({e}).") from e
+    folder, source = resolve_folder(spec, "sae_lens", required=[CFG_FILE, WEIGHTS_FILE], optional=[SPARSITY_FILE])
+    cfg = read_json(folder / CFG_FILE, spec.id, hint=f"An SAE Lens folder holds {CFG_FILE} and {WEIGHTS_FILE}")
+    tensors = read_safetensors(folder / WEIGHTS_FILE, spec.id)
+    sae = build_from_cfg(cfg, tensors, spec, source)
+    sparsity_path = folder / SPARSITY_FILE
+    if sparsity_path.is_file():
+        sparsity = read_safetensors(sparsity_path, spec.id)
+        values = next(iter(sparsity.values()), None)
+        if values is not None and values.shape == (sae.d_sae,):
+            sae.register_buffer("log10_feature_sparsity", values.float(), persistent=False)
+            sae.metadata.extra["has_log10_feature_sparsity"] = True
+        else:
+            log.warning("SAE %s: ignoring %s (expected one tensor of shape (%d,))", spec.id, sparsity_path, sae.d_sae)
+    return sae
 
 
 def _flatten_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -91,22 +72,31 @@ def _flatten_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _architecture(cfg: dict[str, Any], sae_id: str) -> tuple[str, dict[str, Any]]:
-    arch = str(cfg.get("architecture", "standard"))
-    if arch not in SUPPORTED_ARCHITECTURES:
-        raise SAELoadError(f"SAE {sae_id!r}: architecture {arch!r} is not supported by the SAE Lens loader. "
-                           f"Supported: {', '.join(SUPPORTED_ARCHITECTURES)}.")
-    if arch == "topk":
-        return "topk", {"k": cfg.get("k", (cfg.get("activation_fn_kwargs") or {}).get("k"))}
-    if arch == "jumprelu":
-        return "jumprelu", {}
-    act = cfg.get("activation_fn_str", cfg.get("activation_fn", "relu")) or "relu"
-    if act == "topk":
-        return "topk", {"k": (cfg.get("activation_fn_kwargs") or {}).get("k")}
-    if act != "relu":
-        raise SAELoadError(f"SAE {sae_id!r}: activation function {act!r} is not supported for the "
-                           "standard architecture. Supported: relu, topk.")
-    return "relu", {}
+def _architecture(cfg: dict[str, Any], sae_id: str) -> tuple[str, bool, dict[str, Any]]:
+    name = str(cfg.get("architecture", "standard"))
+    if name not in ARCH_MAP:
+        raise SAELoadError(f"SAE {sae_id!r}: architecture {name!r} is not supported by the SAE Lens loader. "
+                           f"Supported: {', '.join(ARCH_MAP)}.")
+    arch, transcoder = ARCH_MAP[name]
+    act_kwargs = cfg.get("activation_fn_kwargs") or {}
+    k = cfg.get("k", act_kwargs.get("k"))
+    if arch == "relu":
+        act = cfg.get("activation_fn_str", cfg.get("activation_fn", "relu")) or "relu"
+        if act == "topk":
+            arch = "topk"
+        elif act != "relu":
+            raise SAELoadError(f"SAE {sae_id!r}: activation function {act!r} is not supported for the "
+                               f"{name!r} architecture. Supported: relu, topk.")
+    return arch, transcoder, {"k": k} if k is not None else {}
+
+
+def _canonical_tensors(tensors: dict[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
+    out = dict(tensors)
+    if arch == "gated" and "b_mag" in out:                 # SAE Lens gated: b_mag is the magnitude bias
+        out["b_enc"] = out.pop("b_mag")
+    if "W_skip" in out:                                    # SAE Lens stores W_skip as [d_out, d_in]
+        out["W_skip"] = out["W_skip"].T.contiguous()
+    return out
 
 
 def build_from_cfg(cfg: dict[str, Any], tensors: dict[str, torch.Tensor], spec: SAESpec,
@@ -114,44 +104,85 @@ def build_from_cfg(cfg: dict[str, Any], tensors: dict[str, torch.Tensor], spec: 
     """Turn a parsed SAE Lens cfg and its tensors into a checked SAE module."""
     flat = _flatten_cfg(cfg)
     sae_id = spec.id
-    arch, hyper = _architecture(flat, sae_id)
-    for key in ("W_enc", "W_dec", "b_enc", "b_dec") + (("threshold",) if arch == "jumprelu" else ()):
-        if key not in tensors:
-            raise SAELoadError(f"SAE {sae_id!r}: weight file lacks tensor {key!r} needed by architecture "
-                               f"{arch!r}; it has {sorted(tensors)}.")
-    d_in, d_sae = tensors["W_enc"].shape if tensors["W_enc"].ndim == 2 else (None, None)
-    if d_in is None:
-        raise SAELoadError(f"SAE {sae_id!r}: W_enc must be 2-D [d_in, d_sae], got {tuple(tensors['W_enc'].shape)}.")
-    for key, val in (("d_in", d_in), ("d_sae", d_sae)):
-        if flat.get(key) is not None and int(flat[key]) != val:
-            raise SAELoadError(f"SAE {sae_id!r}: cfg says {key}={flat[key]} but W_enc has {key}={val}.")
-    check_weights(sae_id, tensors, d_in, d_sae)
-
-    normalize = flat.get("normalize_activations") or "none"
-    if normalize != "none":
-        raise SAELoadError(f"SAE {sae_id!r}: normalize_activations={normalize!r} is not supported yet; "
-                           "supported: 'none'.")
+    arch, transcoder, hyper = _architecture(flat, sae_id)
+    tensors = _canonical_tensors(tensors, arch)
+    if "W_enc" in tensors and tensors["W_enc"].ndim == 2:
+        for key, val in (("d_in", tensors["W_enc"].shape[0]), ("d_sae", tensors["W_enc"].shape[1])):
+            if flat.get(key) is not None and int(flat[key]) != val:
+                raise SAELoadError(f"SAE {sae_id!r}: cfg says {key}={flat[key]} but W_enc has {key}={val}.")
     if flat.get("hook_head_index") is not None:
         raise SAELoadError(f"SAE {sae_id!r}: per-head SAEs (hook_head_index={flat['hook_head_index']}) are "
                            "not supported; supported: hook_head_index null.")
+    normalize = flat.get("normalize_activations") or "none"
+    if normalize not in NORMALIZE_MODES:
+        raise SAELoadError(f"SAE {sae_id!r}: normalize_activations={normalize!r} is unknown; supported: "
+                           f"{', '.join(NORMALIZE_MODES)}.")
     hook = spec.hook or flat.get("hook_name")
     if not hook:
         raise SAELoadError(f"SAE {sae_id!r}: cfg has no hook_name (top level or metadata); set `hook:` in "
                            "the SAE config.")
+    output_hook = spec.options.get("output_hook") or (flat.get("hook_name_out") if transcoder else None)
+    if transcoder and not output_hook:
+        raise SAELoadError(f"SAE {sae_id!r}: transcoder cfg has no hook_name_out; set options.output_hook.")
+    prefixes = None
+    if arch == "matryoshka_batchtopk":
+        sizes = flat.get("matryoshka_widths") or flat.get("group_sizes")
+        if sizes is None:
+            raise SAELoadError(f"SAE {sae_id!r}: matryoshka cfg lacks group sizes (matryoshka_widths).")
+        prefixes = _prefixes_from(sae_id, sizes, tensors["W_enc"].shape[1])
     kwargs = flat.get("model_from_pretrained_kwargs") or {}
     centred = spec.centred if spec.centred is not None else bool(kwargs.get("center_writing_weights", False))
     metadata = SAEMetadata(
-        sae_id=sae_id, hook=hook, architecture=arch, source=source, model=flat.get("model_name"),
-        centred=centred, prepend_bos=flat.get("prepend_bos"), context_size=flat.get("context_size"),
-        extra={"sae_lens_cfg_version": "v6" if "metadata" in cfg else "v5"},
+        sae_id=sae_id, hook=hook, output_hook=output_hook, architecture=arch, source=source,
+        model=spec.model or flat.get("model_name"), centred=centred, prepend_bos=flat.get("prepend_bos"),
+        context_size=flat.get("context_size"), prefixes=prefixes,
+        extra={"sae_lens_cfg_version": "v6" if "metadata" in cfg else "v5", "normalize_activations": normalize},
     )
-    common = dict(metadata=metadata, apply_b_dec_to_input=bool(flat.get("apply_b_dec_to_input", False)))
-    w = (tensors["W_enc"], tensors["W_dec"], tensors["b_enc"], tensors["b_dec"])
-    if arch == "topk":
-        return TopKSAE(*w, k=check_k(sae_id, hyper["k"], d_sae), **common)
-    if arch == "jumprelu":
-        return JumpReLUSAE(*w, threshold=tensors["threshold"], **common)
-    return ARCHITECTURES.get(arch)(*w, **common)
+    run_time_norm = normalize if normalize in ("constant_norm_rescale", "layer_norm") else "none"
+    apply_b_dec = bool(flat.get("apply_b_dec_to_input", not transcoder)) and not transcoder
+    sae = build_sae(arch, tensors, metadata, hyper=hyper, apply_b_dec_to_input=apply_b_dec,
+                    input_norm=run_time_norm, what=f"{WEIGHTS_FILE}")
+    if normalize == "expected_average_only_in":
+        fold_input_scaling(sae, _scaling_factor(flat, spec))
+    return sae
+
+
+def _prefixes_from(sae_id: str, sizes, d_sae: int) -> tuple[int, ...]:
+    sizes = [int(s) for s in sizes]
+    if sizes and sizes == sorted(sizes) and sizes[-1] == d_sae and len(set(sizes)) == len(sizes):
+        return tuple(sizes)  # SAE Lens `matryoshka_widths` are already cumulative
+    return group_ends(sae_id, sizes, d_sae)
+
+
+def _scaling_factor(flat: dict[str, Any], spec: SAESpec) -> float:
+    factor = spec.options.get("norm_scaling_factor", flat.get("norm_scaling_factor"))
+    if factor is None:
+        raise SAELoadError(
+            f"SAE {spec.id!r}: normalize_activations='expected_average_only_in' needs the activation scaling "
+            "factor it was trained with (sqrt(d_in) / mean ||x||), which this cfg does not store. Set "
+            "`options: {norm_scaling_factor: <float>}` in the SAE config (SAE Lens publishes it per release).")
+    factor = float(factor)
+    if not factor > 0:
+        raise SAELoadError(f"SAE {spec.id!r}: norm_scaling_factor must be > 0, got {factor}.")
+    return factor
+
+
+@torch.no_grad()
+def fold_input_scaling(sae: LinearSAE, s_in: float, s_out: float | None = None) -> None:
+    """Fold `x -> s_in·x` on the input and `y -> y / s_out` on the output into the weights (exact).
+
+    The SAE was trained on x·s_in and predicts y·s_out; afterwards it reads and writes raw activations.
+    """
+    s_out = s_in if s_out is None else s_out
+    sae.W_enc.mul_(s_in)
+    if sae.apply_b_dec_to_input and s_in != s_out:
+        raise SAELoadError(f"SAE {sae.metadata.sae_id!r}: cannot fold different input/output scales with "
+                           "apply_b_dec_to_input")
+    sae.W_dec.div_(s_out)
+    sae.b_dec.div_(s_out)
+    if sae.W_skip is not None:
+        sae.W_skip.mul_(s_in / s_out)
+    sae.metadata.extra["folded_input_scaling"] = {"in": s_in, "out": s_out}
 
 
 def save_sae_lens(sae: LinearSAE, folder: str | Path, cfg_version: str = "v6", model_name: str | None = None,
