@@ -154,7 +154,8 @@ def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: floa
             "n": m.n, "seed": stamp.seed, "sae_id": stamp.sae_id, "sae_source": stamp.sae_source,
             "architecture": stamp.architecture, "d_in": stamp.d_in, "d_sae": stamp.d_sae, "hook": stamp.hook,
             "model": stamp.model, "model_revision": stamp.model_revision, "dtype": stamp.dtype,
-            "device": stamp.device, "params_json": stamp.params_json, "params_hash": stamp.params_hash, "sae_json": stamp.sae_json,
+            "device": stamp.device, "params_json": stamp.params_json, "params_hash": stamp.params_hash,
+            "sae_json": stamp.sae_json,
             "saebench_version": stamp.saebench_version, "git_sha": stamp.git_sha, "duration_s": duration_s,
         })
     return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA).drop_columns([PARTITION_COLUMN])

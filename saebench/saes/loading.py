@@ -39,9 +39,8 @@ def load_sae(spec: SAESpec | dict, device: torch.device | str = "cpu", dtype: to
     spec = spec if isinstance(spec, SAESpec) else SAESpec.from_dict(spec)
     sae = FORMATS.get(spec.format)(spec, env or LoadEnv())
     _check_finite(sae)
-    if isinstance(sae, LinearSAE):
-        if spec.fold_decoder_norms:
-            fold_decoder_norms(sae)
+    if isinstance(sae, LinearSAE) and spec.fold_decoder_norms:
+        fold_decoder_norms(sae)
     deviation = decoder_norm_deviation(sae) if hasattr(sae, "W_dec") else 0.0
     if deviation > unit_norm_tolerance(sae.W_dec.dtype):
         sae.metadata.extra["decoder_norm_max_deviation"] = round(deviation, 6)
