@@ -83,3 +83,20 @@ def random_topk_sae(d: int, d_sae: int, k: int, seed: int = 0, **md) -> TopKSAE:
     W_dec /= W_dec.norm(dim=1, keepdim=True)
     return TopKSAE(W_dec.T.clone(), W_dec, torch.zeros(d_sae), torch.zeros(d), k=k,
                    metadata=metadata(arch="topk", **md))
+
+
+def offline_hub_repo(tmp_path, monkeypatch, repo_id: str):
+    """A pre-populated Hugging Face cache for `repo_id` (offline mode); returns its snapshot folder,
+    where a test writes files exactly as they sit in the hub repository."""
+    import huggingface_hub.constants as c
+
+    cache = tmp_path / "hub"
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = "b" * 40
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    return snap

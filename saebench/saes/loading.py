@@ -39,6 +39,8 @@ def load_sae(spec: SAESpec | dict, device: torch.device | str = "cpu", dtype: to
     spec = spec if isinstance(spec, SAESpec) else SAESpec.from_dict(spec)
     sae = FORMATS.get(spec.format)(spec, env or LoadEnv())
     _check_finite(sae)
+    if sae.W_dec.dtype in (torch.float16, torch.bfloat16):
+        sae = sae.to(dtype=torch.float32)   # fold and check at full precision; cast to the run dtype last
     if isinstance(sae, LinearSAE) and spec.fold_decoder_norms:
         fold_decoder_norms(sae)
     deviation = decoder_norm_deviation(sae) if hasattr(sae, "W_dec") else 0.0
