@@ -1,0 +1,85 @@
+"""Transcoders through the core plugin, and the baseline SAEs, on the bundled stories260K model."""
+
+import pytest
+import torch
+
+from saebench.cache import MemoryCache
+from saebench.config import compose, run_config_from_hydra
+from saebench.metrics import EvalContext
+from saebench.metrics.core import CoreParams, evaluate_core
+from saebench.paths import asset
+from saebench.saes import LoadEnv, load_sae
+from saebench.saes.protocol import SAEMetadata
+from tests.builders import IdentitySAE, zero_sae
+
+PARAMS = CoreParams(n_tokens=4096, n_tokens_loss=2048, context_size=128)
+TOPK = {"format": "sae_lens", "path": asset("demo_saes/topk")}
+HOOK = "blocks.2.hook_resid_post"
+
+
+def corpus():
+    return run_config_from_hydra(compose([])).corpus
+
+
+def run_core(lm, saes, hook, output_hook=None):
+    ctx = EvalContext(lm=lm, hook=hook, saes=saes, space=lm.activation_space(False), corpus=corpus(),
+                      cache=MemoryCache(), device=lm.device, batch_size=8, output_hook=output_hook)
+    return {r.sae_id: {m.metric: m.value for m in r.metrics} for r in evaluate_core(ctx, PARAMS)}
+
+
+def test_transcoder_reading_one_hook_and_writing_another(stories):
+    """resid_post of layer 1 *is* resid_pre of layer 2: an identity transcoder between them is perfect,
+    which checks that inputs come from `hook` and targets/splices go to `output_hook`."""
+    eye, z = torch.eye(64), torch.zeros(64)
+    md = SAEMetadata(sae_id="tc", hook="blocks.1.hook_resid_post", output_hook="blocks.2.hook_resid_pre",
+                     architecture="identity", source="test")
+    out = run_core(stories, [IdentitySAE(eye, eye.clone(), z, z.clone(), metadata=md)],
+                   "blocks.1.hook_resid_post", "blocks.2.hook_resid_pre")["tc"]
+    assert out["fvu"] == pytest.approx(0.0, abs=1e-10) and out["ce_loss_score"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_mlp_transcoder_hooks(stories):
+    """A zero MLP transcoder (ln2.hook_normalized -> hook_mlp_out) equals zero-ablating the MLP output."""
+    zero = zero_sae(64, sae_id="z", hook="blocks.1.ln2.hook_normalized")
+    out = run_core(stories, [zero], "blocks.1.ln2.hook_normalized", "blocks.1.hook_mlp_out")["z"]
+    assert out["ce_loss_score"] == pytest.approx(0.0, abs=1e-6)
+    tokens = torch.tensor([[1, 50, 60, 70]])
+    seen = {}
+    handle = stories.layers[1].mlp.register_forward_pre_hook(lambda m, a: seen.setdefault("in", a[0]))
+    x_in, x_out = stories.activations(tokens, ["blocks.1.ln2.hook_normalized", "blocks.1.hook_mlp_out"])
+    handle.remove()
+    torch.testing.assert_close(x_in, seen["in"])
+    torch.testing.assert_close(x_out, stories.layers[1].mlp(seen["in"]))
+
+
+def test_pca_baselines_have_known_fvu(stories, tmp_path):
+    env = LoadEnv(lm=stories, corpus=corpus(), cache_dir=tmp_path, batch_size=8)
+    opts = {"n_tokens": PARAMS.n_tokens, "context_size": PARAMS.context_size}   # fitted on the evaluated tokens
+    full = load_sae({"id": "pca64", "format": "pca", "hook": HOOK, "options": opts}, env=env)
+    top8 = load_sae({"id": "pca8", "format": "pca", "hook": HOOK, "options": {**opts, "d_sae": 8}}, env=env)
+    ident = load_sae({"id": "id", "format": "identity", "hook": HOOK}, env=env)
+    assert len(list((tmp_path / "baselines").glob("pca-*.safetensors"))) == 1   # one fit, cached, reused
+    out = run_core(stories, [full, top8, ident], HOOK)
+    assert out["pca64"]["fvu"] == pytest.approx(0.0, abs=1e-6)
+    assert out["id"]["fvu"] == pytest.approx(0.0, abs=1e-10)
+    # FVU of a k-component PCA = 1 - (sum of the top k eigenvalues / sum of all), on the data it was fitted on
+    assert out["pca8"]["fvu"] == pytest.approx(1 - top8.metadata.extra["pca_explained_fraction"], abs=1e-4)
+    assert out["pca8"]["l0"] == pytest.approx(8.0)
+
+
+def test_trained_sae_beats_random_and_permuted(stories):
+    env = LoadEnv(lm=stories, corpus=corpus(), seed=0)
+    trained = load_sae({"id": "trained", **TOPK}, env=env)
+    rand = load_sae({"id": "random", "format": "random", "options": {"of": TOPK}}, env=env)
+    perm = load_sae({"id": "permuted", "format": "permuted_decoder", "options": {"of": TOPK}}, env=env)
+    assert rand.k == trained.k == perm.k and rand.metadata.architecture == "random_topk"
+    assert perm.metadata.architecture == "permuted_topk"
+    torch.testing.assert_close(perm.W_enc, trained.W_enc)                      # same encoder
+    assert not torch.equal(perm.W_dec, trained.W_dec)
+    out = run_core(stories, [trained, rand, perm], HOOK)
+    for metric, higher in [("fvu", False), ("explained_variance", True), ("cossim", True),
+                           ("ce_loss_score", True), ("kl_div_score", True), ("mse", False)]:
+        for baseline in ("random", "permuted"):
+            better = out["trained"][metric] > out[baseline][metric] if higher else \
+                out["trained"][metric] < out[baseline][metric]
+            assert better, (metric, baseline, out["trained"][metric], out[baseline][metric])
