@@ -1,15 +1,18 @@
-"""Train the two bundled demo SAEs on stories260K residual activations and save them in SAE Lens format.
+"""Train the bundled demo SAEs on stories260K residual activations.
 
-    python scripts/train_demo_saes.py --out saebench/assets/demo_saes
+    python scripts/train_demo_saes.py --out saebench/assets/demo_saes [--only matryoshka]
 
 Training text is sampled from the model with a seed different from the demo corpus's, so the demo
 evaluates on held-out text. ReLU SAE: L1 penalty weighted by decoder norms (saved with the v5 flat
-cfg). TopK SAE: k=8 (saved with the v6 cfg). Both have d_sae=256 on blocks.2.hook_resid_post.
+cfg). TopK SAE: k=8 (saved with the v6 cfg). Matryoshka BatchTopK SAE: k=8, groups of 32/64/160
+latents, each prefix trained to reconstruct on its own (saved in dictionary_learning format: ae.pt +
+config.json). All have d_sae=256 on blocks.2.hook_resid_post.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -50,35 +53,66 @@ def _init(d_in: int, d_sae: int, acts: torch.Tensor, gen: torch.Generator):
         torch.zeros(d_sae, requires_grad=True), acts.mean(0).clone().requires_grad_()
 
 
+GROUPS = (32, 64, 160)
+
+
 def train(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, k: int = 8, l1: float = 2e-2):
     gen = torch.Generator().manual_seed(seed)
     W_enc, W_dec, b_enc, b_dec = _init(acts.shape[1], d_sae, acts, gen)
     opt = torch.optim.Adam([W_enc, W_dec, b_enc, b_dec], lr=3e-3)
     scale = acts.var(0).sum()
+    threshold = None
     for step in trange(steps, desc=f"training {kind}"):
         x = acts[torch.randint(len(acts), (4096,), generator=gen)]
         pre = (x - b_dec) @ W_enc + b_enc
         if kind == "topk":
             top = pre.topk(k, dim=-1)
             f = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+        elif kind == "matryoshka":  # batch top-k: the k * batch largest activations over the whole batch
+            r = torch.relu(pre).flatten()
+            top = r.topk(k * len(x))
+            f = torch.zeros_like(r).scatter(-1, top.indices, top.values).view_as(pre)
+            with torch.no_grad():
+                active = f[f > 0]
+                if len(active) and step >= steps // 4:
+                    m = active.min()
+                    threshold = m if threshold is None else 0.99 * threshold + 0.01 * m
         else:
             f = torch.relu(pre)
-        x_hat = f @ W_dec + b_dec
-        loss = ((x - x_hat) ** 2).sum(-1).mean() / scale
+        if kind == "matryoshka":  # every prefix of groups reconstructs on its own
+            ends = torch.tensor(GROUPS).cumsum(0).tolist()
+            loss = sum(((x - (f[:, :e] @ W_dec[:e] + b_dec)) ** 2).sum(-1).mean() for e in ends) / (len(ends) * scale)
+        else:
+            x_hat = f @ W_dec + b_dec
+            loss = ((x - x_hat) ** 2).sum(-1).mean() / scale
         if kind == "relu":
             loss = loss + l1 * (f * W_dec.norm(dim=1)).sum(-1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         with torch.no_grad():
-            if kind == "topk":
+            if kind in ("topk", "matryoshka"):
                 W_dec /= W_dec.norm(dim=1, keepdim=True)
         if step % 500 == 0:
             log.info("%s step %d loss %.4f l0 %.1f", kind, step, loss.item(), (f != 0).sum(-1).float().mean())
     with torch.no_grad():  # fold decoder norms into the encoder: same function, unit-norm decoder rows
         norms = W_dec.norm(dim=1)
         W_enc_f, b_enc_f, W_dec_f = W_enc * norms, b_enc * norms, W_dec / norms[:, None]
-    return W_enc_f.detach(), W_dec_f.detach(), b_enc_f.detach(), b_dec.detach()
+    weights = W_enc_f.detach(), W_dec_f.detach(), b_enc_f.detach(), b_dec.detach()
+    return (*weights, threshold) if kind == "matryoshka" else weights
+
+
+def save_matryoshka(folder: Path, W_enc, W_dec, b_enc, b_dec, threshold, k: int) -> None:
+    """Write the state dict and config exactly as dictionary_learning's MatryoshkaBatchTopKTrainer does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {"W_enc": W_enc.contiguous(), "b_enc": b_enc.contiguous(), "W_dec": W_dec.contiguous(),
+             "b_dec": b_dec.contiguous(), "threshold": torch.as_tensor(float(threshold)),
+             "k": torch.tensor(k, dtype=torch.int), "group_sizes": torch.tensor(GROUPS)}
+    torch.save(state, folder / "ae.pt")
+    trainer = {"trainer_class": "MatryoshkaBatchTopKTrainer", "dict_class": "MatryoshkaBatchTopKSAE",
+               "activation_dim": W_enc.shape[0], "dict_size": W_enc.shape[1], "k": k, "group_sizes": list(GROUPS),
+               "layer": 2, "lm_name": "stories260K", "submodule_name": "resid_post_layer_2"}
+    (folder / "config.json").write_text(json.dumps({"trainer": trainer, "buffer": {"ctx_len": 128}}, indent=2))
 
 
 def main() -> None:
@@ -86,11 +120,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("saebench/assets/demo_saes"))
     parser.add_argument("--stories", type=int, default=3000)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--only", choices=("relu", "topk", "matryoshka"), help="train just this one")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     acts = training_activations(args.stories, seed=7)
     log.info("training on %d activations of width %d", *acts.shape)
+    if args.only in (None, "matryoshka"):
+        *weights, threshold = train(acts, "matryoshka", d_sae=256, steps=args.steps, seed=11)
+        save_matryoshka(args.out / "matryoshka", *weights, threshold=threshold, k=8)
+        log.info("saved matryoshka SAE (dictionary_learning format) to %s", args.out / "matryoshka")
     for kind, version in (("relu", "v5"), ("topk", "v6")):
+        if args.only not in (None, kind):
+            continue
         W_enc, W_dec, b_enc, b_dec = train(acts, kind, d_sae=256, steps=args.steps, seed=11)
         md = SAEMetadata(sae_id=f"demo/{kind}", hook=HOOK, architecture=kind, source="train_demo_saes",
                          model="stories260K", prepend_bos=True, context_size=128)

@@ -1,5 +1,6 @@
 """`saebench run` through the real CLI on the bundled model, into Parquet."""
 
+import json
 import os
 import signal
 import subprocess
@@ -101,3 +102,33 @@ def test_a_bad_sae_is_a_manifest_error_and_the_rest_still_runs(tmp_path):
     assert manifest.loc["bad", "status"] == "error" and "width 64" in manifest.loc["bad", "reason"]
     assert manifest.loc["good", "status"] == "ok"
     assert set(read_metrics(tmp_path / "results").sae_id) == {"good"}
+
+
+def test_matryoshka_prefixes_and_baselines_through_the_cli(tmp_path):
+    """A Matryoshka config expands into one SAE per prefix, baselines load like any SAE, the SAE's
+    description is stored in every row, and a rerun of the prefix-expanded SAEs computes nothing."""
+    args = (*SMALL, "sae=[demo_matryoshka,demo_baselines]", f"cache_dir={tmp_path / 'cache'}")
+    proc = saebench(tmp_path, *args)
+    assert "7 unit(s) computed" in proc.stdout
+    df = read_metrics(tmp_path / "results")
+    assert set(df.sae_id) == {"demo/matryoshka", "demo/matryoshka@32", "demo/matryoshka@96", "baseline/identity",
+                              "baseline/pca16", "baseline/random_topk", "baseline/permuted_topk"}
+    fvu = df[df.metric == "fvu"].set_index("sae_id").value
+    assert fvu["demo/matryoshka@32"] > fvu["demo/matryoshka@96"] > fvu["demo/matryoshka"]
+    assert fvu["baseline/identity"] < 1e-9 and fvu["baseline/permuted_topk"] > fvu["demo/matryoshka"]
+    described = json.loads(df[df.sae_id == "demo/matryoshka@32"].sae_json.iloc[0])
+    assert described["prefix_of"] == "demo/matryoshka" and described["prefix_size"] == 32
+    assert described["trainer_class"] == "MatryoshkaBatchTopKTrainer" and described["d_sae"] == 32
+    assert set(df[df.sae_id == "demo/matryoshka@32"].d_sae) == {32}
+    again = saebench(tmp_path, *args)
+    assert "0 unit(s) computed, 7 already present" in again.stdout
+
+
+def test_list_saes_shows_named_releases(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "saebench.cli", "list", "saes"], capture_output=True, text=True,
+                          timeout=120, check=True)
+    for name in ("gemma_scope_l12", "pythia70m_res_sm", "saebench_pythia160m/topk", "llama_scope_l15r",
+                 "sparsify_llama3_8b_l16", "demo_matryoshka"):
+        assert name in proc.stdout
+    bad = saebench(tmp_path, "sae=gemma_scope_l1", check=False)
+    assert bad.returncode == 1 and "gemma_scope_l12" in bad.stderr

@@ -83,3 +83,17 @@ def test_trained_sae_beats_random_and_permuted(stories):
             better = out["trained"][metric] > out[baseline][metric] if higher else \
                 out["trained"][metric] < out[baseline][metric]
             assert better, (metric, baseline, out["trained"][metric], out[baseline][metric])
+
+
+def test_matryoshka_prefixes_reconstruct_monotonically_better(stories):
+    """On the trained demo Matryoshka SAE: every larger prefix has lower error and loss."""
+    from saebench.saes import expand_prefixes
+
+    sae = load_sae({"id": "m", "format": "dictionary_learning", "path": asset("demo_saes/matryoshka")})
+    saes = expand_prefixes(sae, "all")
+    assert [s.metadata.sae_id for s in saes] == ["m@32", "m@96", "m"] and [s.d_sae for s in saes] == [32, 96, 256]
+    out = run_core(stories, saes, HOOK)
+    fvu = [out[s.metadata.sae_id]["fvu"] for s in saes]
+    ce = [out[s.metadata.sae_id]["ce_loss_increase"] for s in saes]
+    assert fvu[0] > fvu[1] > fvu[2] and ce[0] > ce[1] > ce[2]
+    assert out["m"]["l0"] > out["m@96"]["l0"] > out["m@32"]["l0"]
