@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from saebench.errors import SAELoadError
-from saebench.saes.protocol import SAEMetadata
+from saebench.saes.protocol import SAEMetadata, describe_sae
 
 REQUIRED_METHODS = ("encode", "decode")
 
@@ -59,10 +59,7 @@ class ModuleSAE(nn.Module):
         return {}
 
     def describe(self) -> dict:
-        md = self.metadata
-        return {"architecture": self.architecture, "d_in": self.d_in, "d_sae": self.d_sae, "d_out": self.d_out,
-                "hook": md.hook, "output_hook": md.output_hook, "source": md.source, "model": md.model,
-                "centred": md.centred, "module_class": type(self.module).__qualname__, **md.extra}
+        return {**describe_sae(self), "module_class": type(self.module).__qualname__}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.module.encode(x.to(self.W_dec.dtype))

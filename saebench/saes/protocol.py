@@ -41,3 +41,11 @@ class SAE(Protocol):
     def decode(self, f: torch.Tensor) -> torch.Tensor: ...
 
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def describe_sae(sae) -> dict[str, Any]:
+    """What every SAE's `describe()` starts with: shape, hooks, provenance, and `metadata.extra`."""
+    md = sae.metadata
+    return {"architecture": sae.architecture, "d_in": sae.d_in, "d_sae": sae.d_sae, "d_out": sae.d_out,
+            "hook": md.hook, "output_hook": md.output_hook, "source": md.source, "model": md.model,
+            "centred": md.centred, **md.extra}

@@ -27,7 +27,7 @@ def raw(seed=0, d_out=DOUT):
             "b_enc": rand(DS, seed=seed + 2) * 0.1, "b_dec": rand(d_out, seed=seed + 3)}
 
 
-def check(sae, x, f_ref, x_hat_ref, W_dec_raw, atol=1e-4):
+def check_matches(sae, x, f_ref, x_hat_ref, W_dec_raw, atol=1e-4):
     """Loaded SAE == reference: reconstruction exactly, latents up to the folded decoder norms."""
     norms = W_dec_raw.norm(dim=1)
     f, x_hat = sae.reconstruct(x)
@@ -58,7 +58,7 @@ def test_sae_lens_gated(tmp_path):
                                                                                    "apply_b_dec_to_input": True}))})
     x_enc = (X - t["b_dec"]) @ t["W_enc"]
     f = (x_enc + t_file["b_gate"] > 0) * relu(torch.exp(t_file["r_mag"]) * x_enc + t["b_enc"])
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
 
 
 @pytest.mark.parametrize("arch", ["transcoder", "skip_transcoder", "jumprelu_transcoder"])
@@ -77,7 +77,7 @@ def test_sae_lens_transcoders(tmp_path, arch):
     pre = X @ t["W_enc"] + t["b_enc"]                   # transcoders never subtract b_dec (it is d_out-sized)
     f = relu(pre) * (pre > t_file["threshold"]) if arch == "jumprelu_transcoder" else relu(pre)
     y = f @ t["W_dec"] + t["b_dec"] + (X @ t_file["W_skip"].T if arch == "skip_transcoder" else 0)
-    check(sae, X, f, y, t["W_dec"])
+    check_matches(sae, X, f, y, t["W_dec"])
 
 
 def test_sae_lens_normalize_modes(tmp_path):
@@ -92,7 +92,7 @@ def test_sae_lens_normalize_modes(tmp_path):
     sae = load_sae({"id": "e", "path": str(folder), "options": {"norm_scaling_factor": s}})
     f = relu((s * x - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
     # decoder rows are unit-norm in raw-activation units, i.e. after dividing W_dec by s
-    check(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) / s, t["W_dec"] / s)
+    check_matches(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) / s, t["W_dec"] / s)
     assert sae.metadata.extra["folded_input_scaling"] == {"in": s, "out": s}
     # constant_norm_rescale: per token x * sqrt(d)/||x||, output scaled back
     folder = write_sae_lens(tmp_path / "c", t, {"architecture": "standard", "apply_b_dec_to_input": True,
@@ -100,14 +100,14 @@ def test_sae_lens_normalize_modes(tmp_path):
     sae = load_sae({"id": "c", "path": str(folder)})
     coeff = D ** 0.5 / x.norm(dim=-1, keepdim=True)
     f = relu((x * coeff - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
-    check(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) / coeff, t["W_dec"])
+    check_matches(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) / coeff, t["W_dec"])
     # layer_norm: standardise per token, un-standardise the output
     folder = write_sae_lens(tmp_path / "l", t, {"architecture": "standard", "apply_b_dec_to_input": True,
                                                "normalize_activations": "layer_norm"})
     sae = load_sae({"id": "l", "path": str(folder)})
     mu, sd = x.mean(-1, keepdim=True), (x - x.mean(-1, keepdim=True)).std(-1, keepdim=True)
     f = relu(((x - mu) / (sd + 1e-5) - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
-    check(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) * sd + mu, t["W_dec"])
+    check_matches(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) * sd + mu, t["W_dec"])
     with pytest.raises(SAELoadError, match="normalize_activations='bogus' is unknown; supported: none"):
         load_sae({"id": "b", "path": str(write_sae_lens(tmp_path / "b", t, {"normalize_activations": "bogus"}))})
 
@@ -142,7 +142,7 @@ def test_gemma_scope_from_hub_with_canonical_alias(tmp_path, monkeypatch):
     assert sae.metadata.hook == "blocks.12.hook_resid_post" and sae.metadata.model == "google/gemma-2-2b"
     assert sae.metadata.extra["gemma_scope_average_l0"] == 82
     assert sae.metadata.source == "gemma_scope:hf://google/gemma-scope-2b-pt-res/layer_12/width_16k/average_l0_82/@main"
-    check(sae, X, *gemma_reference(t), t["W_dec"])
+    check_matches(sae, X, *gemma_reference(t), t["W_dec"])
     with pytest.raises(SAELoadError, match="no canonical L0 is recorded.*Known canonical entries"):
         load_sae({"id": "gs", "format": "gemma_scope", "repo_id": "google/gemma-scope-2b-pt-res",
                   "folder": "layer_3/width_16k/canonical"})
@@ -154,7 +154,7 @@ def test_gemma_scope_local_sites(tmp_path):
     sae = load_sae({"id": "tc", "format": "gemma_scope",
                     "path": str(tmp_path / "gemma-scope-2b-pt-transcoders/layer_5/width_16k/average_l0_10")})
     assert (sae.metadata.hook, sae.metadata.output_hook) == ("blocks.5.ln2.hook_normalized", "blocks.5.hook_mlp_out")
-    check(sae, X, *gemma_reference(t), t["W_dec"])
+    check_matches(sae, X, *gemma_reference(t), t["W_dec"])
     write_npz(tmp_path / "gemma-scope-2b-pt-att/layer_5/width_16k/average_l0_10/params.npz", t)
     with pytest.raises(SAELoadError, match="hook_z.*supported sites: res, mlp, transcoders"):
         load_sae({"id": "att", "format": "gemma_scope",
@@ -191,7 +191,7 @@ def test_dictionary_learning_relu_variants(tmp_path, trainer_class, label):
     assert sae.metadata.architecture == label and sae.metadata.hook == "blocks.3.hook_resid_post"
     assert sae.metadata.model == "EleutherAI/pythia-70m-deduped" and sae.metadata.context_size == 128
     f = relu((X - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
 
 
 def test_dictionary_learning_autoencoder_new_has_a_decoder_bias(tmp_path):
@@ -200,7 +200,7 @@ def test_dictionary_learning_autoencoder_new_has_a_decoder_bias(tmp_path):
                     {"trainer_class": "X", "dict_class": "AutoEncoderNew"})
     sae = load_sae({"id": "n", "format": "dictionary_learning", "path": path})
     f = relu(X @ t["W_enc"] + t["b_enc"])
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
 
 
 def test_dictionary_learning_gated(tmp_path):
@@ -211,7 +211,7 @@ def test_dictionary_learning_gated(tmp_path):
     sae = load_sae({"id": "g", "format": "dictionary_learning", "path": path})
     x_enc = (X - t["b_dec"]) @ t["W_enc"]
     f = (x_enc + state["gate_bias"] > 0) * relu(torch.exp(state["r_mag"]) * x_enc + t["b_enc"])
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
 
 
 def test_dictionary_learning_topk_and_batchtopk(tmp_path):
@@ -224,13 +224,13 @@ def test_dictionary_learning_topk_and_batchtopk(tmp_path):
     top = r.topk(6, dim=-1)
     f = torch.zeros_like(r).scatter(-1, top.indices, top.values)
     assert sae.k == 6
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
     sae = load_sae({"id": "b", "format": "dictionary_learning",
                     "path": write_dl(tmp_path / "b", state, {"trainer_class": "BatchTopKTrainer",
                                                             "dict_class": "BatchTopKSAE"})})
     f = r * (r > 0.2)
     assert sae.metadata.architecture == "batchtopk" and sae.k == 6
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
     bad = {**state, "threshold": torch.tensor(-1.0)}
     with pytest.raises(SAELoadError, match="threshold is negative.*never calibrated"):
         load_sae({"id": "u", "format": "dictionary_learning",
@@ -246,7 +246,7 @@ def test_dictionary_learning_matryoshka_and_jumprelu(tmp_path):
     assert sae.metadata.prefixes == (8, 20, 40)
     r = relu((X - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
     f = r * (r > 0.1)
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
     nested = sae.prefix(20)
     assert nested.d_sae == 20 and nested.metadata.sae_id == "m@20"
     f20 = f[..., :20]
@@ -257,7 +257,7 @@ def test_dictionary_learning_matryoshka_and_jumprelu(tmp_path):
                                                             "dict_class": "JumpReluAutoEncoder"})})
     pre = X @ t["W_enc"] + t["b_enc"]
     f = relu(pre) * (pre > state["threshold"])
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
 
 
 def test_dictionary_learning_errors(tmp_path):
@@ -295,7 +295,7 @@ def test_sparsify_sae_and_skip_transcoder(tmp_path):
     pre = (X - t["b_dec"]) @ t["W_enc"] + t["b_enc"]
     top = pre.topk(4, dim=-1)
     f = torch.zeros_like(pre).scatter(-1, top.indices, relu(top.values))
-    check(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
+    check_matches(sae, X, f, f @ t["W_dec"] + t["b_dec"], t["W_dec"])
     skip = rand(D, D, seed=21) * 0.1                                   # [d_out, d_in]
     tc = load_sae({"id": "t", "format": "sparsify",
                    "path": write_sparsify(tmp_path / "tc" / "model.layers.6.mlp", t,
@@ -304,7 +304,7 @@ def test_sparsify_sae_and_skip_transcoder(tmp_path):
     pre = X @ t["W_enc"] + t["b_enc"]                                  # transcoders do not subtract b_dec
     top = pre.topk(4, dim=-1)
     f = torch.zeros_like(pre).scatter(-1, top.indices, relu(top.values))
-    check(tc, X, f, f @ t["W_dec"] + t["b_dec"] + X @ skip.T, t["W_dec"])
+    check_matches(tc, X, f, f @ t["W_dec"] + t["b_dec"] + X @ skip.T, t["W_dec"])
     with pytest.raises(SAELoadError, match="cannot map sparsify hookpoint 'embed_tokens'"):
         load_sae({"id": "e", "format": "sparsify", "path": write_sparsify(tmp_path / "r2" / "embed_tokens", t, {})})
 
@@ -325,7 +325,7 @@ def test_llama_scope_dataset_norm_folded(tmp_path):
     s_in, s_out = D ** 0.5 / 20.0, D ** 0.5 / 25.0
     pre = (X * s_in) @ t["W_enc"] + t["b_enc"]
     f = relu(pre) * (pre > 0.3)
-    check(sae, X, f, (f @ t["W_dec"] + t["b_dec"]) / s_out, t["W_dec"] / s_out)
+    check_matches(sae, X, f, (f @ t["W_dec"] + t["b_dec"]) / s_out, t["W_dec"] / s_out)
     assert sae.metadata.hook == "blocks.15.hook_resid_post" and sae.metadata.output_hook is None
 
 
@@ -375,7 +375,7 @@ def test_bf16_files_load_in_the_run_dtype(tmp_path):
     assert sae.W_enc.dtype == torch.float32
     t32 = {k: v.float() for k, v in t.items()}
     f = relu((X - t32["b_dec"]) @ t32["W_enc"] + t32["b_enc"])
-    check(sae, X, f, f @ t32["W_dec"] + t32["b_dec"], t32["W_dec"], atol=2e-2)
+    check_matches(sae, X, f, f @ t32["W_dec"] + t32["b_dec"], t32["W_dec"], atol=2e-2)
 
 
 def test_integer_weights_and_unknown_architecture_are_rejected(tmp_path):

@@ -97,3 +97,28 @@ def test_matryoshka_prefixes_reconstruct_monotonically_better(stories):
     ce = [out[s.metadata.sae_id]["ce_loss_increase"] for s in saes]
     assert fvu[0] > fvu[1] > fvu[2] and ce[0] > ce[1] > ce[2]
     assert out["m"]["l0"] > out["m@96"]["l0"] > out["m@32"]["l0"]
+
+
+def test_compatibility_checks(stories, caplog):
+    from saebench.errors import IncompatibleSAEError
+    from saebench.saes import check_compatible
+
+    sae = load_sae({"id": "t", **TOPK})
+    check_compatible(sae, stories)
+    assert "model_mismatch" not in sae.metadata.extra          # 'stories260K' names the bundled folder
+    other = load_sae({"id": "t", **TOPK, "hook": "blocks.9.hook_resid_post"})
+    with pytest.raises(IncompatibleSAEError, match="layer 9, but the model has 5 layers"):
+        check_compatible(other, stories)
+    eye = torch.eye(64)
+    md = SAEMetadata(sae_id="tc", hook="blocks.1.ln2.hook_normalized", output_hook="blocks.1.hook_mlpout",
+                     architecture="identity", source="test")
+    with pytest.raises(IncompatibleSAEError, match="Unknown hook kind 'hook_mlpout'"):
+        check_compatible(IdentitySAE(eye, eye.clone(), torch.zeros(64), torch.zeros(64), metadata=md), stories)
+    narrow = load_sae({"id": "n", "format": "identity", "hook": HOOK, "options": {"d_in": 32}})
+    with pytest.raises(IncompatibleSAEError, match="d_in=32, but hook 'blocks.2.hook_resid_post'.*width 64"):
+        check_compatible(narrow, stories)
+    renamed = load_sae({"id": "r", **TOPK, "model": "google/gemma-2-2b"})
+    with caplog.at_level("WARNING"):
+        check_compatible(renamed, stories)
+    assert "trained on model 'google/gemma-2-2b'" in caplog.text and "set `model:`" in caplog.text
+    assert renamed.metadata.extra["model_mismatch"].startswith("google/gemma-2-2b != ")

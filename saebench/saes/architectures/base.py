@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from saebench.registry import Registry
-from saebench.saes.protocol import SAEMetadata
+from saebench.saes.protocol import SAEMetadata, describe_sae
 
 ARCHITECTURES: Registry[type[LinearSAE]] = Registry("SAE architecture")
 INPUT_NORMS = ("none", "constant_norm_rescale", "layer_norm")
@@ -82,12 +82,10 @@ class LinearSAE(nn.Module):
 
     def describe(self) -> dict:
         """Everything about this SAE beyond its weights, as JSON-able values (stored with every result)."""
-        md = self.metadata
-        return {"architecture": self.architecture, "d_in": self.d_in, "d_sae": self.d_sae, "d_out": self.d_out,
-                "hook": md.hook, "output_hook": md.output_hook, "source": md.source, "model": md.model,
-                "centred": md.centred, "apply_b_dec_to_input": self.apply_b_dec_to_input,
+        prefixes = self.metadata.prefixes
+        return {**describe_sae(self), "apply_b_dec_to_input": self.apply_b_dec_to_input,
                 "input_norm": self.input_norm, "skip_connection": self.W_skip is not None,
-                "prefixes": list(md.prefixes) if md.prefixes else None, **self.hyperparameters(), **md.extra}
+                "prefixes": list(prefixes) if prefixes else None, **self.hyperparameters()}
 
     # ----- the function ------------------------------------------------------------------------
     def _norm_in(self, x: torch.Tensor) -> torch.Tensor:

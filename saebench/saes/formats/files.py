@@ -66,7 +66,7 @@ def read_torch_state(path: Path, sae_id: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise SAELoadError(f"SAE {sae_id!r}: weight file {str(path)!r} is missing.")
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, zipfile errors...
         raise SAELoadError(f"SAE {sae_id!r}: {str(path)!r} is not a readable torch state dict ({type(e).__name__}: "
                            f"{e}). Files are loaded with weights_only=True; re-save the state_dict() of the "
