@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from saebench.errors import SAELoadError
-from saebench.saes.protocol import SAEMetadata, describe_sae
+from saebench.saes.protocol import SAEFacts, SAEMetadata
 
 REQUIRED_METHODS = ("encode", "decode")
 
 
-class ModuleSAE(nn.Module):
+class ModuleSAE(SAEFacts, nn.Module):
     """Protocol adapter around a user module; encode/decode are the module's own."""
 
     def __init__(self, module: nn.Module, metadata: SAEMetadata) -> None:
@@ -36,14 +36,6 @@ class ModuleSAE(nn.Module):
         return self.module.W_dec
 
     @property
-    def d_sae(self) -> int:
-        return self.W_dec.shape[0]
-
-    @property
-    def d_out(self) -> int:
-        return self.W_dec.shape[1]
-
-    @property
     def d_in(self) -> int:
         W_enc = getattr(self.module, "W_enc", None)
         d_in = getattr(self.module, "d_in", None)
@@ -51,15 +43,8 @@ class ModuleSAE(nn.Module):
             return d_in
         return W_enc.shape[0] if isinstance(W_enc, torch.Tensor) and W_enc.ndim == 2 else self.d_out
 
-    @property
-    def is_transcoder(self) -> bool:
-        return self.metadata.output_hook is not None
-
-    def hyperparameters(self) -> dict:
-        return {}
-
     def describe(self) -> dict:
-        return {**describe_sae(self), "module_class": type(self.module).__qualname__}
+        return {**super().describe(), "module_class": type(self.module).__qualname__}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.module.encode(x.to(self.W_dec.dtype))
@@ -70,9 +55,6 @@ class ModuleSAE(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.encode(x)
         return f, self.decode(f)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)[1]
 
     def prefix(self, m: int):
         raise SAELoadError(f"SAE {self.metadata.sae_id!r}: prefixes are only defined for built-in architectures.")

@@ -17,6 +17,7 @@ from saebench.saes.architectures import LinearSAE
 from saebench.saes.folding import decoder_norm_deviation, fold_decoder_norms, unit_norm_tolerance
 from saebench.saes.formats import FORMATS
 from saebench.saes.spec import SAESpec
+from saebench.saes.validation import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def load_sae(spec: SAESpec | dict, device: torch.device | str = "cpu", dtype: to
     `device` in `dtype`."""
     spec = spec if isinstance(spec, SAESpec) else SAESpec.from_dict(spec)
     sae = FORMATS.get(spec.format)(spec, env or LoadEnv())
-    _check_finite(sae)
+    check_finite(spec.id, list(sae.named_parameters()) + list(sae.named_buffers()))
     if sae.W_dec.dtype in (torch.float16, torch.bfloat16):
         sae = sae.to(dtype=torch.float32)   # fold and check at full precision; cast to the run dtype last
     if isinstance(sae, LinearSAE) and spec.fold_decoder_norms:
@@ -49,15 +50,6 @@ def load_sae(spec: SAESpec | dict, device: torch.device | str = "cpu", dtype: to
         log.warning("SAE %s: decoder rows are not unit-norm (max deviation %.3g) and were not folded; metrics "
                     "that read W_dec directly assume unit rows", spec.id, deviation)
     return sae.to(device=device, dtype=dtype)
-
-
-def _check_finite(sae: nn.Module) -> None:
-    for name, p in list(sae.named_parameters()) + list(sae.named_buffers()):
-        if p.is_floating_point():
-            bad = int((~torch.isfinite(p)).sum())
-            if bad:
-                raise SAELoadError(f"SAE {sae.metadata.sae_id!r}: {name} has {bad} NaN/inf values out of "
-                                   f"{p.numel()}; the file is corrupt or the training run diverged.")
 
 
 def expand_prefixes(sae: nn.Module, which: Any) -> list[nn.Module]:

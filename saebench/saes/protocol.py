@@ -43,9 +43,32 @@ class SAE(Protocol):
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
-def describe_sae(sae) -> dict[str, Any]:
-    """What every SAE's `describe()` starts with: shape, hooks, provenance, and `metadata.extra`."""
-    md = sae.metadata
-    return {"architecture": sae.architecture, "d_in": sae.d_in, "d_sae": sae.d_sae, "d_out": sae.d_out,
-            "hook": md.hook, "output_hook": md.output_hook, "source": md.source, "model": md.model,
-            "centred": md.centred, **md.extra}
+class SAEFacts:
+    """Shared by every SAE implementation: shape facts read off W_dec, transcoder flag, description,
+    and `forward` as the exact reconstruction. Subclasses provide W_dec, d_in, metadata, reconstruct."""
+
+    @property
+    def d_sae(self) -> int:
+        return self.W_dec.shape[0]
+
+    @property
+    def d_out(self) -> int:
+        return self.W_dec.shape[1]
+
+    @property
+    def is_transcoder(self) -> bool:
+        return self.metadata.output_hook is not None
+
+    def hyperparameters(self) -> dict:
+        """Architecture-specific settings beyond the weights (e.g. TopK's k)."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about this SAE beyond its weights, as JSON-able values (stored with every result)."""
+        md = self.metadata
+        return {"architecture": self.architecture, "d_in": self.d_in, "d_sae": self.d_sae, "d_out": self.d_out,
+                "hook": md.hook, "output_hook": md.output_hook, "source": md.source, "model": md.model,
+                "centred": md.centred, **md.extra, **self.hyperparameters()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(x)[1]

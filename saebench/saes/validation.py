@@ -33,7 +33,7 @@ def dims_from(sae_id: str, tensors: dict[str, torch.Tensor]) -> tuple[int, int, 
 
 def check_weights(sae_id: str, tensors: dict[str, torch.Tensor], d_in: int, d_sae: int,
                   d_out: int | None = None) -> None:
-    """Raise `SAELoadError` naming the tensor and the expected shape, a non-float dtype, or NaN/inf counts."""
+    """Raise `SAELoadError` naming the tensor and the expected shape, or a non-float dtype."""
     allowed = expected_shapes(d_in, d_sae, d_in if d_out is None else d_out)
     for name, tensor in tensors.items():
         if name in allowed and tuple(tensor.shape) not in allowed[name]:
@@ -43,6 +43,11 @@ def check_weights(sae_id: str, tensors: dict[str, torch.Tensor], d_in: int, d_sa
         if name in allowed and not tensor.is_floating_point():
             raise SAELoadError(f"SAE {sae_id!r}: tensor {name} has dtype {tensor.dtype}; weights must be floating "
                                "point (float32, float16, bfloat16 or float64).")
+
+
+def check_finite(sae_id: str, named_tensors) -> None:
+    """Raise `SAELoadError` naming the first tensor with NaN/inf values and how many it has."""
+    for name, tensor in named_tensors:
         if tensor.is_floating_point():
             bad = int((~torch.isfinite(tensor)).sum())
             if bad:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from saebench.registry import Registry
-from saebench.saes.protocol import SAEMetadata, describe_sae
+from saebench.saes.protocol import SAEFacts, SAEMetadata
 
 ARCHITECTURES: Registry[type[LinearSAE]] = Registry("SAE architecture")
 INPUT_NORMS = ("none", "constant_norm_rescale", "layer_norm")
@@ -39,7 +39,7 @@ def register_architecture(name: str):
     return wrap
 
 
-class LinearSAE(nn.Module):
+class LinearSAE(SAEFacts, nn.Module):
     """Affine encoder + activation + affine decoder; subclasses define `activation`."""
 
     architecture = "linear"
@@ -64,28 +64,11 @@ class LinearSAE(nn.Module):
     def d_in(self) -> int:
         return self.W_enc.shape[0]
 
-    @property
-    def d_sae(self) -> int:
-        return self.W_enc.shape[1]
-
-    @property
-    def d_out(self) -> int:
-        return self.W_dec.shape[1]
-
-    @property
-    def is_transcoder(self) -> bool:
-        return self.metadata.output_hook is not None
-
-    def hyperparameters(self) -> dict:
-        """Architecture-specific settings beyond the weights (e.g. TopK's k)."""
-        return {}
-
     def describe(self) -> dict:
-        """Everything about this SAE beyond its weights, as JSON-able values (stored with every result)."""
         prefixes = self.metadata.prefixes
-        return {**describe_sae(self), "apply_b_dec_to_input": self.apply_b_dec_to_input,
+        return {**super().describe(), "apply_b_dec_to_input": self.apply_b_dec_to_input,
                 "input_norm": self.input_norm, "skip_connection": self.W_skip is not None,
-                "prefixes": list(prefixes) if prefixes else None, **self.hyperparameters()}
+                "prefixes": list(prefixes) if prefixes else None}
 
     # ----- the function ------------------------------------------------------------------------
     def _norm_in(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,9 +117,6 @@ class LinearSAE(nn.Module):
         if self.W_skip is not None:
             y = y + x @ self.W_skip
         return f, y
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)[1]
 
     # ----- transformations that keep the function ----------------------------------------------
     def scale_latents(self, n: torch.Tensor) -> None:
