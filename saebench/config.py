@@ -39,6 +39,11 @@ class RunConfig:
     fail_fast: bool = False
     max_saes_per_group: int = 16
     cache_dir: str | None = None
+    activation_cache: str = "disk"
+
+    def __post_init__(self) -> None:
+        if self.activation_cache not in ("disk", "memory"):
+            raise ConfigError(f"activation_cache must be 'disk' or 'memory', got {self.activation_cache!r}.")
 
     @property
     def run_dtype(self) -> str:
@@ -46,7 +51,7 @@ class RunConfig:
 
 
 _RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
-             "max_saes_per_group", "cache_dir"}
+             "max_saes_per_group", "cache_dir", "activation_cache"}
 
 
 def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -90,6 +95,7 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         fail_fast=bool(top.get("fail_fast", False)),
         max_saes_per_group=int(top.get("max_saes_per_group", 16)),
         cache_dir=top.get("cache_dir"),
+        activation_cache=str(top.get("activation_cache", "disk")),
     )
 
 

@@ -19,6 +19,15 @@ def config_dir() -> Path:
                       f"{PACKAGE_DIR.parent / 'configs'}). Reinstall the package.")
 
 
+def tasks_dir() -> Path:
+    """`saebench/_tasks` in an installed wheel, else the checkout's top-level `tasks/`."""
+    for candidate in (PACKAGE_DIR / "_tasks", PACKAGE_DIR.parent / "tasks"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"Cannot find saebench's task definitions (looked in {PACKAGE_DIR / '_tasks'} and "
+                      f"{PACKAGE_DIR.parent / 'tasks'}). Reinstall the package.")
+
+
 def asset(relative: str) -> str:
     """Absolute path of a bundled asset, e.g. asset('stories260K')."""
     path = ASSETS_DIR / relative

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import torch
 
 import saebench
-from saebench.cache import MemoryCache
+from saebench.cache import ActivationCache, MemoryCache, default_cache_dir
 from saebench.config import RunConfig
 from saebench.errors import SaeBenchError
 from saebench.metrics import EvalContext, PluginInfo, SAEResult, discover
@@ -120,6 +120,7 @@ def run(rc: RunConfig) -> RunReport:
     for sae in loaded:
         groups[(sae.metadata.hook, sae.metadata.output_hook, sae.metadata.centred)].append(sae)
     cache = MemoryCache()
+    activations = ActivationCache((rc.cache_dir or default_cache_dir()) if rc.activation_cache == "disk" else None)
     common = dict(run_id=report.run_id, model=lm.name, model_revision=lm.revision, dtype=dtype_str,
                   device=str(device), seed=rc.seed, saebench_version=saebench.__version__, git_sha=git_sha())
     for (hook, output_hook, centred), group in groups.items():
@@ -129,7 +130,8 @@ def run(rc: RunConfig) -> RunReport:
                 chunk = todo[i:i + rc.max_saes_per_group]
                 ctx = EvalContext(lm=lm, hook=hook, saes=chunk, space=lm.activation_space(centred),
                                   corpus=rc.corpus, cache=cache, device=device, seed=rc.seed,
-                                  batch_size=rc.model.batch_size, output_hook=output_hook)
+                                  batch_size=rc.model.batch_size, output_hook=output_hook,
+                                  activations=activations)
                 _run_chunk(ctx, t, writer, report, rc, common)
     return report
 
@@ -181,7 +183,7 @@ def _check_result(info: PluginInfo, result: SAEResult) -> None:
         if info.metric(m.metric) is None:
             declared = ", ".join(x.name for x in info.metrics)
             raise ValueError(f"plugin {info.name!r} emitted undeclared metric {m.metric!r}; declared: {declared}")
-        key = (m.metric, m.subset, m.k)
+        key = (m.metric, m.subset, m.k, m.seed)
         if key in seen:
             raise ValueError(f"plugin {info.name!r} emitted {key} twice for SAE {result.sae_id!r}")
         seen.add(key)

@@ -23,15 +23,25 @@ def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
     discover()
     if rows.empty:
         return pd.DataFrame()
-    columns = []
+    columns: dict[tuple[str, str], tuple[int | None, str]] = {}
     for task in rows["task"].drop_duplicates():
         if task in PLUGINS:
-            columns += [(task, m.name) for m in PLUGINS.get(task).metrics if m.headline]
+            for m in PLUGINS.get(task).metrics:
+                if m.headline:
+                    label = m.name if m.headline_k is None else f"{m.name}@{m.headline_k}"
+                    columns[(task, m.name)] = (m.headline_k, label)
+    rows = rows[rows["subset"].isna()]
+    # several seeds: the aggregate row (seed null, stderr over seeds) stands for the metric
+    aggregated = set(rows.loc[rows["seed"].isna(), ["sae_id", "task", "metric"]].itertuples(index=False, name=None))
     cells: dict[str, dict[str, str]] = {}
     for r in rows.itertuples():
-        if (r.task, r.metric) in columns and pd.isna(r.subset) and pd.isna(r.k):
-            cells.setdefault(r.sae_id, {})[r.metric] = _fmt(r.value, None if pd.isna(r.stderr) else r.stderr)
-    names = [m for _t, m in columns]
+        want = columns.get((r.task, r.metric))
+        if want is None or not (pd.isna(r.k) if want[0] is None else r.k == want[0]):
+            continue
+        if (r.sae_id, r.task, r.metric) in aggregated and not pd.isna(r.seed):
+            continue
+        cells.setdefault(r.sae_id, {})[want[1]] = _fmt(r.value, None if pd.isna(r.stderr) else r.stderr)
+    names = [name for _k, name in columns.values()]
     table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=names)
     table.index.name = "sae_id"
     return table.sort_index()

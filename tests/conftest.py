@@ -1,5 +1,6 @@
 import os
 import random
+import tempfile
 
 import numpy as np
 import pytest
@@ -7,6 +8,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Activation stores and baseline fits of the test session never touch the user's ~/.cache.
+os.environ["SAEBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="saebench-test-cache-")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from saebench.cache import MemoryCache, cache_key
+from saebench.cache import ActivationCache, MemoryCache, SequenceActivations, cache_key
 from saebench.data import CorpusSpec, iter_documents, pack_documents, special_mask
 from saebench.models.adapter import ActivationSpace, LanguageModel
 from saebench.saes.architectures import LinearSAE
@@ -16,17 +16,32 @@ from saebench.saes.architectures import LinearSAE
 
 @dataclass(frozen=True, kw_only=True)
 class MetricInfo:
-    """A metric a plugin may emit. `higher_is_better=None` means no direction (e.g. L0)."""
+    """A metric a plugin may emit. `higher_is_better=None` means no direction (e.g. L0). Metrics with a
+    `k` column (top-k accuracy, ablation size N) name the k of their headline value in `headline_k`."""
 
     name: str
     higher_is_better: bool | None
     description: str
     headline: bool = False
+    headline_k: int | None = None
+
+
+class _RunSeed:
+    """Marker: the row's `seed` is the run's seed."""
+
+    def __repr__(self) -> str:
+        return "RUN_SEED"
+
+
+RUN_SEED = _RunSeed()
 
 
 @dataclass(frozen=True, kw_only=True)
 class MetricValue:
-    """One value. NaN means 'undefined' (e.g. 0/0), never 'failed'."""
+    """One value. NaN means 'undefined' (e.g. 0/0), never 'failed'.
+
+    `seed`: RUN_SEED (default) stamps the run's seed; an int names the seed this value was computed
+    with (plugins that run several seeds); None marks an aggregate over seeds (mean, with stderr)."""
 
     metric: str
     value: float
@@ -34,15 +49,18 @@ class MetricValue:
     n: int | None = None
     subset: str | None = None
     k: int | None = None
+    seed: int | None | _RunSeed = RUN_SEED
 
 
 @dataclass(frozen=True)
 class Details:
-    """A per-item table (e.g. per latent): `index` [n] and equally long float `columns`."""
+    """A per-item table (e.g. per latent): `index` [n], equally long float `columns`, and optional item
+    `labels` [n] (e.g. "ag_news/World") for tables whose items have names."""
 
     table: str
     index: np.ndarray
     columns: dict[str, np.ndarray]
+    labels: list[str] | None = None
 
 
 @dataclass
@@ -69,6 +87,7 @@ class EvalContext:
     batch_size: int = 16
     options: dict[str, Any] = field(default_factory=dict)
     output_hook: str | None = None   # transcoders: the hook the SAEs reconstruct (None: `hook` itself)
+    activations: ActivationCache = field(default_factory=ActivationCache)  # shared LM activations of texts
 
     @property
     def target_hook(self) -> str:
@@ -82,6 +101,12 @@ class EvalContext:
         return self.cache.get_or_compute(key, lambda: pack_documents(
             iter_documents(self.corpus), self.lm.tokenizer, context_size, n_rows, prepend_bos,
             source=f"corpus {self.corpus.path!r}"))
+
+    def text_activations(self, texts: list[str], context_length: int, prepend_bos: bool = True,
+                         dataset: str = "") -> SequenceActivations:
+        """LM activations at `self.hook` of labelled texts, from the shared activation cache."""
+        return self.activations.get(self.lm, self.hook, texts, context_length=context_length,
+                                    prepend_bos=prepend_bos, batch_size=self.batch_size, dataset=dataset)
 
     def special_mask(self, tokens: torch.Tensor) -> torch.Tensor:
         return special_mask(tokens, self.lm.special_token_ids())

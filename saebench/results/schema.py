@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: metrics rows carry sae_json (architecture settings, folding, prefixes)
+SCHEMA_VERSION = 3  # 2: metrics rows carry sae_json; 3: details rows carry item labels, seed may be null
 
 # One row per metric value (long / tidy).
 METRICS_SCHEMA = pa.schema([
@@ -48,6 +48,7 @@ DETAILS_SCHEMA = pa.schema([
     ("params_hash", pa.string()),
     ("table", pa.string()),
     ("item", pa.int64()),
+    ("label", pa.string()),
     ("field", pa.string()),
     ("value", pa.float64()),
 ])

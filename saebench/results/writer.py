@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saebench.metrics.api import Details, MetricValue
+from saebench.metrics.api import RUN_SEED, Details, MetricValue
 from saebench.results.provenance import slug
 from saebench.results.schema import (
     DETAILS_SCHEMA,
@@ -114,7 +114,10 @@ class ResultWriter:
                 if len(values) != n:
                     raise ValueError(f"details table {d.table!r}: column {field_name!r} has {len(values)} "
                                      f"values for {n} items")
+                if d.labels is not None and len(d.labels) != n:
+                    raise ValueError(f"details table {d.table!r}: {len(d.labels)} labels for {n} items")
                 cols["item"].append(np.asarray(d.index, dtype=np.int64))
+                cols["label"].append(np.asarray(d.labels if d.labels is not None else [None] * n, dtype=object))
                 cols["value"].append(np.asarray(values, dtype=np.float64))
                 cols["table"].append(np.full(n, d.table, dtype=object))
                 cols["field"].append(np.full(n, field_name, dtype=object))
@@ -151,7 +154,8 @@ def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: floa
             "schema_version": SCHEMA_VERSION, "run_id": stamp.run_id, "created_at": stamp.created_at,
             "task": stamp.task, "task_version": stamp.task_version, "metric": m.metric, "subset": m.subset,
             "k": m.k, "value": float(m.value), "stderr": None if m.stderr is None else float(m.stderr),
-            "n": m.n, "seed": stamp.seed, "sae_id": stamp.sae_id, "sae_source": stamp.sae_source,
+            "n": m.n, "seed": stamp.seed if m.seed is RUN_SEED else m.seed, "sae_id": stamp.sae_id,
+            "sae_source": stamp.sae_source,
             "architecture": stamp.architecture, "d_in": stamp.d_in, "d_sae": stamp.d_sae, "hook": stamp.hook,
             "model": stamp.model, "model_revision": stamp.model_revision, "dtype": stamp.dtype,
             "device": stamp.device, "params_json": stamp.params_json, "params_hash": stamp.params_hash,

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from saebench.cache.activations import default_cache_dir
 from saebench.cache.keys import cache_key
 from saebench.errors import SAELoadError
 from saebench.saes.architectures import IdentityActivationSAE, LinearSAE, register_architecture
@@ -143,7 +144,7 @@ def pca_baseline(spec: SAESpec, env=None) -> LinearSAE:
         raise SAELoadError(f"SAE {spec.id!r}: pca d_sae must be in 1..d_in={d_in}, got {d_sae}.")
     key = cache_key("pca", model=lm.name, revision=lm.revision, hook=hook, centred=bool(spec.centred),
                     corpus=env.corpus.to_dict(), n_tokens=n_tokens, context_size=context_size)
-    cache_dir = Path(env.cache_dir or Path.home() / ".cache" / "saebench") / "baselines"
+    cache_dir = Path(env.cache_dir or default_cache_dir()) / "baselines"
     path = cache_dir / f"pca-{key[:24]}.safetensors"
     if path.is_file():
         stats = load_file(str(path))

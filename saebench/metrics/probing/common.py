@@ -1,0 +1,134 @@
+"""What the probing plugins share: parameters, dataset loading, LM activations, seed aggregation."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from saebench.cache import cache_key
+from saebench.data.labelled import LabelledData, LabelledDatasetSpec, load_labelled
+from saebench.data.tasks import dataset_spec
+from saebench.errors import ConfigError, IncompatibleSAEError
+from saebench.metrics.api import EvalContext, MetricValue
+from saebench.metrics.probing.probes import RecipeParams
+from saebench.metrics.probing.sampling import ProbeProblems, split_train_val
+
+CONTESTED = ("Contested: an independent 2026 audit found SCR and TPP unreliable at canonical settings; read "
+             "them with their seed-to-seed spread (stderr over `seeds`).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbingParams:
+    """Parameters every probing plugin takes."""
+
+    datasets: list[Any] = field(default_factory=list)            # names in tasks/probing, or {name:, ...}
+    dataset_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> fields (e.g. path)
+    train_size: int = 4000
+    test_size: int = 1000
+    val_fraction: float = 0.2           # of the dataset's training rows, for probe selection
+    context_length: int = 128
+    prepend_bos: bool = True
+    seeds: list[int] = field(default_factory=lambda: [42])
+    max_tokens_per_batch: int = 16384   # SAE encoding batch (tokens)
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ConfigError("`datasets` is empty; name at least one dataset of tasks/probing "
+                              "(`saebench list datasets`).")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"`seeds` must be a non-empty list of distinct integers, got {self.seeds!r}.")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+        if self.train_size < 4 or self.test_size < 4:
+            raise ConfigError(f"train_size and test_size must be >= 4, got {self.train_size}, {self.test_size}.")
+        if self.context_length < 2:
+            raise ConfigError(f"context_length must be >= 2, got {self.context_length}.")
+        for entry in self.datasets:  # unknown names / keys fail before any model is loaded
+            dataset_spec(entry, self.dataset_overrides)
+
+    def specs(self) -> list[LabelledDatasetSpec]:
+        return [dataset_spec(e, self.dataset_overrides) for e in self.datasets]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": self.train_size, "val": max(4, int(round(self.train_size * self.val_fraction))),
+                "test": self.test_size}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeProbingParams(ProbingParams):
+    """SCR/TPP: the probe recipe and the ablation sizes N."""
+
+    n_values: list[int] = field(default_factory=lambda: [2, 5, 10, 20, 50, 100, 500])
+    probe_epochs: int = 20
+    probe_batch_size: int = 16
+    probe_lr: float = 1e-3
+    probe_l1_penalty: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.n_values or any(n < 1 for n in self.n_values):
+            raise ConfigError(f"n_values must be positive integers, got {self.n_values!r}.")
+
+    def recipe(self) -> RecipeParams:
+        return RecipeParams(epochs=self.probe_epochs, batch_size=self.probe_batch_size, lr=self.probe_lr,
+                            l1_penalty=self.probe_l1_penalty)
+
+
+def labelled_data(ctx: EvalContext, spec: LabelledDatasetSpec, seed: int) -> LabelledData:
+    key = cache_key("labelled", spec=spec.to_dict(), seed=seed)
+    return ctx.cache.get_or_compute(key, lambda: load_labelled(spec, seed))
+
+
+def dataset_splits(ctx: EvalContext, spec: LabelledDatasetSpec, params: ProbingParams, seed: int):
+    data = labelled_data(ctx, spec, seed)
+    rng = np.random.default_rng(seed)
+    train, val = split_train_val(data.train, params.val_fraction, rng)
+    return {"train": train, "val": val, "test": data.test}, rng
+
+
+def pooled_lm(ctx: EvalContext, problems: ProbeProblems, params: ProbingParams, dataset: str):
+    """The texts' LM activations (shared cache) and their pooled form on the device."""
+    acts = ctx.text_activations(problems.texts, params.context_length, params.prepend_bos, dataset)
+    return acts, acts.pooled.to(ctx.device)
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def require_own_hook(sae) -> None:
+    if getattr(sae, "is_transcoder", False):
+        raise IncompatibleSAEError(f"SAE {sae.metadata.sae_id!r} is a transcoder (reads {sae.metadata.hook}, writes "
+                                   f"{sae.metadata.output_hook}); SCR/TPP ablate latents in the space the probes "
+                                   "read, so they need an SAE that reconstructs its input hook.")
+
+
+def with_seed_aggregates(per_seed: dict[int, list[MetricValue]]) -> list[MetricValue]:
+    """Rows of every seed (seed=s) plus, with several seeds, one aggregate row per (metric, subset, k):
+    the mean over seeds where defined, stderr = sd / sqrt(n_seeds), n = number of seeds, seed=None."""
+    rows: list[MetricValue] = []
+    for seed, values in per_seed.items():
+        rows += [MetricValue(metric=m.metric, value=m.value, stderr=m.stderr, n=m.n, subset=m.subset, k=m.k,
+                             seed=seed) for m in values]
+    if len(per_seed) < 2:
+        return rows
+    grouped: dict[tuple, list[float]] = defaultdict(list)
+    for values in per_seed.values():
+        for m in values:
+            grouped[(m.metric, m.subset, m.k)].append(m.value)
+    for (metric, subset, k), vals in grouped.items():
+        ok = [v for v in vals if not math.isnan(v)]
+        mean = float(np.mean(ok)) if ok else float("nan")
+        se = float(np.std(ok, ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else float("nan")
+        rows.append(MetricValue(metric=metric, value=mean, stderr=se, n=len(ok), subset=subset, k=k, seed=None))
+    return rows
+
+
+def nanmean(values: list[float]) -> tuple[float, int]:
+    ok = [v for v in values if not math.isnan(v)]
+    return (float(np.mean(ok)) if ok else float("nan")), len(ok)

@@ -1,0 +1,116 @@
+"""SAE latents pooled per text, and exact latent ablation without re-encoding.
+
+Every supported decoder is affine, so zeroing latents S after one encode changes the SAE output by
+`-(f[S] * scale) @ W_dec[S]` at each token (scale = the per-token output scale of SAEs that normalise
+their input, else 1); the reconstruction error term cancels. Probes read the mean over a text's kept
+tokens, so the pooled activation changes by `-A[:, S] @ W_dec[S]` with A the pooled (scaled) latents,
+and a probe w's logit by `-A[:, S] @ (W_dec[S] @ w)`. All ablation sizes N of a ranked latent list come
+from one cumulative sum. `ablated_pooled_by_reencoding` is the naive path, kept for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from saebench.cache.activations import SequenceActivations
+from saebench.errors import IncompatibleSAEError
+from saebench.models.adapter import ActivationSpace
+
+
+@dataclass
+class PooledLatents:
+    """`mean` [N, d_sae]: mean over kept tokens of f; `ablation` [N, d_sae]: the same of f * output scale
+    (equal to `mean` for SAEs without input normalisation)."""
+
+    mean: torch.Tensor
+    ablation: torch.Tensor
+
+
+def _output_scale(sae, x_sae: torch.Tensor) -> torch.Tensor | None:
+    if getattr(sae, "input_norm", "none") == "none" or not hasattr(sae, "output_affine"):
+        return None
+    scale, _ = sae.output_affine(x_sae.to(sae.W_dec.dtype))
+    return scale if isinstance(scale, torch.Tensor) else None
+
+
+@torch.no_grad()
+def pooled_latents(sae, space: ActivationSpace, acts: SequenceActivations, device: torch.device,
+                   max_tokens: int = 16384) -> PooledLatents:
+    """Encode every kept token once and average the latents per text (float32 accumulation)."""
+    n = acts.n_texts
+    mean = torch.zeros(n, sae.d_sae, dtype=torch.float32, device=device)
+    scaled = None
+    for first, _end, x, seg in acts.batches(max_tokens):
+        x = space.to_sae(x.to(device=device, dtype=sae.W_dec.dtype))
+        f = sae.encode(x).float()
+        seg = seg.to(device) + first
+        mean.index_add_(0, seg, f)
+        scale = _output_scale(sae, x)
+        if scale is not None:
+            if scaled is None:
+                scaled = torch.zeros_like(mean)
+            scaled.index_add_(0, seg, f * scale.float())
+    lengths = acts.lengths.to(device=device, dtype=torch.float32)[:, None]
+    mean /= lengths
+    return PooledLatents(mean, mean if scaled is None else scaled / lengths)
+
+
+def decoder_logit_weights(sae, W_probe: torch.Tensor) -> torch.Tensor:
+    """`W_dec @ w` for each probe: [P, d_sae], the logit change per unit of pooled latent."""
+    return torch.einsum("sd,pd->ps", sae.W_dec.float(), W_probe.to(sae.W_dec.device).float())
+
+
+def ablated_logits(logits: torch.Tensor, ablation: torch.Tensor, v: torch.Tensor, ranked: torch.Tensor,
+                   sizes: list[int]) -> torch.Tensor:
+    """Logits after ablating the first N latents of `ranked`, for each N in `sizes` (capped at len(ranked)).
+
+    logits [n] (one probe on n rows), ablation [n, d_sae] (pooled scaled latents of those rows),
+    v [d_sae] (`W_dec @ w`), ranked [m] latent indices -> [len(sizes), n].
+    """
+    if ranked.numel() == 0:
+        return logits.expand(len(sizes), -1).clone()
+    contrib = (ablation[:, ranked] * v[ranked]).cumsum(-1)                      # [n, m]
+    cols = torch.tensor([min(s, ranked.numel()) - 1 for s in sizes], device=logits.device)
+    out = logits[None, :] - contrib[:, cols.clamp_min(0)].T
+    zero = cols < 0
+    if zero.any():
+        out[zero] = logits
+    return out
+
+
+def check_affine_decoder(sae, atol: float = 1e-3) -> None:
+    """Closed-form ablation needs decode(f) affine in f; a custom module that is not gets a clear error."""
+    g = torch.Generator().manual_seed(0)
+    f1 = torch.rand(2, sae.d_sae, generator=g).to(sae.W_dec.device, sae.W_dec.dtype)
+    f2 = torch.rand(2, sae.d_sae, generator=g).to(sae.W_dec.device, sae.W_dec.dtype)
+    zero = torch.zeros_like(f1)
+    with torch.no_grad():
+        gap = sae.decode(f1 + f2) - sae.decode(f1) - sae.decode(f2) + sae.decode(zero)
+        size = sae.decode(f1 + f2).abs().max().clamp_min(1.0)
+    if (gap.abs().max() / size) > atol:
+        raise IncompatibleSAEError(f"SAE {sae.metadata.sae_id!r}: decode(f) is not affine in f (gap "
+                                   f"{float(gap.abs().max()):.3g}), so latent ablation has no closed form; "
+                                   "SCR/TPP support SAEs with linear decoders only.")
+
+
+@torch.no_grad()
+def ablated_pooled_by_reencoding(sae, space: ActivationSpace, x: torch.Tensor, mask: torch.Tensor,
+                                 latents: torch.Tensor) -> torch.Tensor:
+    """The naive path on padded activations x [B, L, d] with kept-token mask [B, L]: encode, zero the
+    latents, decode, add back the reconstruction error, and mean-pool over kept tokens -> [B, d]."""
+    xs = space.to_sae(x.to(sae.W_dec.dtype))
+    f, x_hat = sae.reconstruct(xs)
+    err = xs - x_hat
+    f = f.clone()
+    f[..., latents] = 0
+    y = sae.decode(f)
+    if getattr(sae, "input_norm", "none") != "none":
+        scale, shift = sae.output_affine(xs)
+        y = y * scale + shift
+    if getattr(sae, "W_skip", None) is not None:
+        y = y + xs @ sae.W_skip
+    x_abl = space.to_model(y + err, x.to(y.dtype))
+    m = mask.to(x_abl.dtype)[..., None]
+    return (x_abl * m).sum(1) / m.sum(1)

@@ -1,0 +1,221 @@
+"""`scr`: spurious correlation removal (SAEBench's SHIFT-style metric), with exact closed-form ablation.
+
+For a class pair (a, b) and a spurious attribute (s+, s-), three probes are trained on pooled LM
+activations with the SCR recipe (see `sampling.scr_quadrants`): `spurious` (s+ vs s-), `class` (a vs b)
+and `biased` (a&s+ vs b&s-). Latents are ranked per probe by node effect on its training rows,
+`|(mean_pos f_i - mean_neg f_i) * (W_dec[i] . w)|`, and the top N are ablated.
+
+  dir1: ablate the `spurious` probe's top-N latents; the biased probe's accuracy on `class` test data
+        moves from A_orig to A_abl; the `class` probe's clean accuracy there is the oracle A_oracle.
+  dir2: the same with the roles of `class` and `spurious` exchanged.
+  scr_dirD(N) = (A_abl - A_orig) / (A_oracle - A_orig), undefined (NaN) when A_oracle - A_orig < min_gap.
+
+Direction rule (explicit): the reported `scr` uses the direction whose *evaluation data the biased probe
+does worse on* before ablation: dir1 when acc(biased on class data) < acc(biased on spurious data) (the
+biased probe leans on the spurious attribute, so removing it should recover the class), dir2 when it is
+greater, and NaN on an exact tie (SAEBench leaves the key missing). The chosen direction is in the details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from saebench.cache import cache_key
+from saebench.errors import ConfigError
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.probing.common import (
+    CONTESTED,
+    RecipeProbingParams,
+    dataset_splits,
+    generator,
+    nanmean,
+    pooled_lm,
+    require_own_hook,
+    with_seed_aggregates,
+)
+from saebench.metrics.probing.latents import ablated_logits, check_affine_decoder, decoder_logit_weights, pooled_latents
+from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits, train_recipe_probes
+from saebench.metrics.probing.sampling import SCR_PROBES, ProbeProblems, scr_quadrants
+from saebench.metrics.registry import register_plugin
+
+SPURIOUS, CLASS, BIASED = (SCR_PROBES.index(p) for p in SCR_PROBES)
+
+SCR_METRICS = [
+    MetricInfo(name="scr", higher_is_better=True, headline=True, headline_k=20,
+               description="Normalised spurious-correlation removal after ablating the top N latents (N in `k`), "
+                           "in the direction chosen by the explicit rule (plugin README); 1 = the biased probe "
+                           "reaches the oracle, 0 = no change. " + CONTESTED),
+    MetricInfo(name="scr_dir1", higher_is_better=True,
+               description="SCR when ablating the spurious-attribute probe's latents, evaluated on class data. "
+                           + CONTESTED),
+    MetricInfo(name="scr_dir2", higher_is_better=True,
+               description="SCR when ablating the class probe's latents, evaluated on spurious-attribute data. "
+                           + CONTESTED),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SCRParams(RecipeProbingParams):
+    datasets: list = field(default_factory=lambda: ["bias_in_bios_scr", "amazon_reviews_scr"])
+    pairs: dict[str, list[list[str]]] = field(default_factory=dict)   # dataset -> pairs (default: its scr_pairs)
+    min_gap: float = 0.001     # A_oracle - A_orig below this leaves the score undefined
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for spec in self.specs():
+            if spec.spurious is None:
+                raise ConfigError(f"SCR dataset {spec.name!r} has no spurious attribute (`spurious:` column).")
+            if not self.pairs_for(spec):
+                raise ConfigError(f"SCR dataset {spec.name!r} has no class pairs; set `scr_pairs` in its "
+                                  "definition or `pairs.<dataset>` in the task.")
+
+    def pairs_for(self, spec) -> list[tuple[str, str]]:
+        pairs = self.pairs.get(spec.name) or spec.scr_pairs
+        for p in pairs:
+            if len(p) != 2 or any(c not in spec.class_names for c in p):
+                raise ConfigError(f"SCR pair {p!r} of {spec.name!r} must name two of its classes {spec.class_names}.")
+        return [(p[0], p[1]) for p in pairs]
+
+
+@register_plugin("scr", version="1.0.0", metrics=SCR_METRICS,
+                 description="Spurious correlation removal by ablating probe-attributed SAE latents (contested).")
+class SCRPlugin:
+    Params = SCRParams
+
+    def run(self, ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
+        yield from evaluate_scr(ctx, params)
+
+
+@dataclass
+class SCRSetup:
+    """SAE-independent work for one (dataset, pair, seed): data, LM activations, probes, clean logits."""
+
+    label: str
+    seed: int
+    problems: ProbeProblems
+    acts: object
+    probes: LinearProbes
+    clean_acc: dict[str, float]
+
+
+def prepare_scr(ctx: EvalContext, params: SCRParams, spec, pair, seed: int) -> SCRSetup:
+    splits, rng = dataset_splits(ctx, spec, params, seed)
+    sp = tuple(spec.spurious_names)
+    problems = scr_quadrants(splits, pair, sp, params.sizes(), rng, spec.name)  # type: ignore[arg-type]
+    label = f"{spec.name}:{pair[0]}/{pair[1]}"
+    acts, X = pooled_lm(ctx, problems, params, label)
+    dev = X.device
+    probes = train_recipe_probes(X, problems.rows["train"].to(dev), problems.labels["train"].to(dev),
+                                 problems.rows["val"].to(dev), problems.labels["val"].to(dev), params.recipe(),
+                                 generator(seed))
+    clean = {}
+    for probe in range(3):
+        for data in range(3):
+            logits = _probe_logits(probes, X, probe, problems.rows["test"][data].to(dev))
+            clean[f"{SCR_PROBES[probe]}_on_{SCR_PROBES[data]}"] = float(
+                accuracy_from_logits(logits, problems.labels["test"][data].to(dev)))
+    return SCRSetup(label, seed, problems, acts, probes, clean)
+
+
+def _probe_logits(probes: LinearProbes, X: torch.Tensor, probe: int, rows: torch.Tensor) -> torch.Tensor:
+    return X[rows] @ probes.W[probe] + probes.b[probe]
+
+
+def node_effects(F: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, v: torch.Tensor, signed: bool
+                 ) -> torch.Tensor:
+    """Per latent: (mean over positive rows - mean over negative rows of F) * v; |.| for SCR, clamp of the
+    difference at 0 for TPP (`signed=True`)."""
+    pos = y.bool()
+    diff = F[rows[pos]].mean(0) - F[rows[~pos]].mean(0)
+    return diff.clamp_min(0) * v if signed else (diff * v).abs()
+
+
+def ranked_latents(effect: torch.Tensor, n_max: int) -> torch.Tensor:
+    """Latents with a positive effect, largest first, at most n_max."""
+    n = min(n_max, int((effect > 0).sum()))
+    return effect.topk(n).indices if n > 0 else effect.new_zeros(0, dtype=torch.long)
+
+
+def scr_scores(setup: SCRSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: torch.Tensor, X: torch.Tensor,
+               n_values: list[int], min_gap: float) -> tuple[list[dict], dict]:
+    """Per N: scr_dir1, scr_dir2, scr; plus the details of this (dataset, pair, seed)."""
+    dev = X.device
+    pr = setup.problems
+    c = setup.clean_acc
+    out, info = [], {}
+    for d, (ablated, data) in enumerate(((SPURIOUS, CLASS), (CLASS, SPURIOUS)), start=1):
+        effect = node_effects(F_mean, pr.rows["train"][ablated].to(dev), pr.labels["train"][ablated].to(dev),
+                              v[ablated], signed=False)
+        ranked = ranked_latents(effect, max(n_values))
+        rows, y = pr.rows["test"][data].to(dev), pr.labels["test"][data].to(dev)
+        logits = _probe_logits(setup.probes, X, BIASED, rows)
+        abl = ablated_logits(logits, F_abl[rows], v[BIASED], ranked, n_values)
+        acc_abl = accuracy_from_logits(abl, y[None, :]).tolist()
+        oracle = c[f"{SCR_PROBES[data]}_on_{SCR_PROBES[data]}"]
+        orig = c[f"biased_on_{SCR_PROBES[data]}"]
+        gap = oracle - orig
+        info[f"dir{d}_oracle"], info[f"dir{d}_orig"], info[f"dir{d}_n_ranked"] = oracle, orig, float(len(ranked))
+        for i, _ in enumerate(n_values):
+            info[f"dir{d}_abl_{n_values[i]}"] = acc_abl[i]
+        out.append([(a - orig) / gap if gap >= min_gap else float("nan") for a in acc_abl])
+    b_class, b_spur = c["biased_on_class"], c["biased_on_spurious"]
+    direction = 1 if b_class < b_spur else (2 if b_class > b_spur else 0)
+    info["direction"] = float(direction)
+    rows = []
+    for i, n in enumerate(n_values):
+        chosen = out[direction - 1][i] if direction else float("nan")
+        rows.append({"k": n, "scr_dir1": out[0][i], "scr_dir2": out[1][i], "scr": chosen})
+    return rows, info
+
+
+@torch.no_grad()
+def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
+    for sae in ctx.saes:
+        require_own_hook(sae)
+        check_affine_decoder(sae)
+    setups: list[SCRSetup] = []
+    for seed in params.seeds:
+        for spec in params.specs():
+            for pair in params.pairs_for(spec):
+                key = cache_key("scr_setup", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
+                                spec=spec.to_dict(), pair=pair, seed=seed, params=repr(params))
+                setups.append(ctx.cache.get_or_compute(
+                    key, lambda spec=spec, pair=pair, seed=seed: prepare_scr(ctx, params, spec, pair, seed)))
+    for sae in ctx.saes:
+        per_seed: dict[int, list[MetricValue]] = {}
+        details: list[tuple[str, dict]] = []
+        for seed in params.seeds:
+            per_run: dict[str, list[dict]] = {}
+            for setup in (s for s in setups if s.seed == seed):
+                X = setup.acts.pooled.to(ctx.device)
+                lat = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
+                v = decoder_logit_weights(sae, setup.probes.W)
+                rows, info = scr_scores(setup, lat.mean, lat.ablation, v, X, params.n_values, params.min_gap)
+                per_run[setup.label] = rows
+                details.append((setup.label, {"seed": float(seed), **setup.clean_acc, **info}))
+            per_seed[seed] = _summarise(per_run, params.n_values)
+        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [_details(details)])
+
+
+def _summarise(per_run: dict[str, list[dict]], n_values: list[int]) -> list[MetricValue]:
+    out = []
+    for metric in ("scr", "scr_dir1", "scr_dir2"):
+        for i, n in enumerate(n_values):
+            values = []
+            for label, rows in per_run.items():
+                out.append(MetricValue(metric=metric, value=rows[i][metric], n=1, subset=label, k=n))
+                values.append(rows[i][metric])
+            mean, count = nanmean(values)
+            out.append(MetricValue(metric=metric, value=mean, n=count, subset=None, k=n))
+    return out
+
+
+def _details(rows: list[tuple[str, dict]]) -> Details:
+    fields = sorted({f for _, cols in rows for f in cols})
+    return Details(table="per_pair", index=np.arange(len(rows)),
+                   columns={f: np.array([cols.get(f, np.nan) for _, cols in rows], dtype=float) for f in fields},
+                   labels=[label for label, _ in rows])

@@ -1,0 +1,152 @@
+"""`tpp`: targeted probe perturbation, with exact closed-form ablation and fixed negatives.
+
+Per dataset and seed: one-vs-rest probes per class (SCR recipe). Per class i, latents are ranked by
+`clamp(mean_pos f - mean_neg f, min=0) * (W_dec . w_i)` on i's training rows (only positive effects are
+ranked; SAEBench's topk could pick negative ones). Ablating the top N:
+  intended_i   = A_clean[i] - A_abl_i[i]
+  unintended_i = mean_{j != i} (A_clean[j] - A_abl_i[j])
+  tpp_i        = intended_i - unintended_i
+Clean and ablated accuracies are measured on the same test rows (SAEBench redraws the negatives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from saebench.cache import cache_key
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.probing.common import (
+    CONTESTED,
+    RecipeProbingParams,
+    dataset_splits,
+    generator,
+    nanmean,
+    pooled_lm,
+    require_own_hook,
+    with_seed_aggregates,
+)
+from saebench.metrics.probing.latents import ablated_logits, check_affine_decoder, decoder_logit_weights, pooled_latents
+from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits, train_recipe_probes
+from saebench.metrics.probing.sampling import ProbeProblems, one_vs_rest
+from saebench.metrics.probing.scr import node_effects, ranked_latents
+from saebench.metrics.registry import register_plugin
+
+TPP_METRICS = [
+    MetricInfo(name="tpp", higher_is_better=True, headline=True, headline_k=20,
+               description="Intended minus unintended accuracy drop when ablating a class's top N latents (N in "
+                           "`k`); mean over classes, then datasets. " + CONTESTED),
+    MetricInfo(name="tpp_intended", higher_is_better=True,
+               description="Accuracy drop of the targeted class's probe. " + CONTESTED),
+    MetricInfo(name="tpp_unintended", higher_is_better=False,
+               description="Mean accuracy drop of the other classes' probes. " + CONTESTED),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TPPParams(RecipeProbingParams):
+    datasets: list = field(default_factory=lambda: ["bias_in_bios_set1", "amazon_reviews"])
+
+
+@register_plugin("tpp", version="1.0.0", metrics=TPP_METRICS,
+                 description="Targeted probe perturbation: class-specific accuracy drop from latent ablation "
+                             "(contested).")
+class TPPPlugin:
+    Params = TPPParams
+
+    def run(self, ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
+        yield from evaluate_tpp(ctx, params)
+
+
+@dataclass
+class TPPSetup:
+    dataset: str
+    seed: int
+    problems: ProbeProblems
+    acts: object
+    probes: LinearProbes
+    clean_acc: torch.Tensor        # [P] on the fixed test rows
+
+
+def prepare_tpp(ctx: EvalContext, params: TPPParams, spec, seed: int) -> TPPSetup:
+    splits, rng = dataset_splits(ctx, spec, params, seed)
+    problems = one_vs_rest(splits, spec.class_names, params.sizes(), rng, spec.name)
+    acts, X = pooled_lm(ctx, problems, params, spec.name)
+    dev = X.device
+    probes = train_recipe_probes(X, problems.rows["train"].to(dev), problems.labels["train"].to(dev),
+                                 problems.rows["val"].to(dev), problems.labels["val"].to(dev), params.recipe(),
+                                 generator(seed))
+    clean = probes.accuracy(X, problems.rows["test"].to(dev), problems.labels["test"].to(dev))
+    return TPPSetup(spec.name, seed, problems, acts, probes, clean)
+
+
+def tpp_scores(setup: TPPSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: torch.Tensor, X: torch.Tensor,
+               n_values: list[int]) -> dict[str, np.ndarray]:
+    """Per class i and N: intended, unintended, total -> arrays [P, len(n_values)] (+ n_ranked [P])."""
+    dev = X.device
+    pr = setup.problems
+    P = len(pr.names)
+    test_rows, test_y = pr.rows["test"].to(dev), pr.labels["test"].to(dev)
+    logits = setup.probes.logits(X, test_rows)                                     # [P, n]
+    drop = torch.zeros(P, P, len(n_values), device=dev)                            # [ablated i, probe j, N]
+    n_ranked = []
+    for i in range(P):
+        effect = node_effects(F_mean, pr.rows["train"][i].to(dev), pr.labels["train"][i].to(dev), v[i], signed=True)
+        ranked = ranked_latents(effect, max(n_values))
+        n_ranked.append(len(ranked))
+        for j in range(P):
+            abl = ablated_logits(logits[j], F_abl[test_rows[j]], v[j], ranked, n_values)
+            drop[i, j] = setup.clean_acc[j] - accuracy_from_logits(abl, test_y[j][None, :])
+    intended = drop[torch.arange(P), torch.arange(P)]                              # [P, N]
+    off = ~torch.eye(P, dtype=torch.bool, device=dev)
+    unintended = (drop * off[..., None]).sum(1) / max(P - 1, 1)
+    return {"tpp_intended": intended.cpu().numpy(), "tpp_unintended": unintended.cpu().numpy(),
+            "tpp": (intended - unintended).cpu().numpy(), "n_ranked": np.array(n_ranked, dtype=float)}
+
+
+@torch.no_grad()
+def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
+    for sae in ctx.saes:
+        require_own_hook(sae)
+        check_affine_decoder(sae)
+    setups: list[TPPSetup] = []
+    for seed in params.seeds:
+        for spec in params.specs():
+            key = cache_key("tpp_setup", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
+                            spec=spec.to_dict(), seed=seed, params=repr(params))
+            setups.append(ctx.cache.get_or_compute(key, lambda spec=spec, seed=seed: prepare_tpp(ctx, params, spec,
+                                                                                                  seed)))
+    for sae in ctx.saes:
+        per_seed: dict[int, list[MetricValue]] = {}
+        labels, cols = [], []
+        for seed in params.seeds:
+            rows: list[MetricValue] = []
+            overall: dict[tuple[str, int], list[float]] = {}
+            for setup in (s for s in setups if s.seed == seed):
+                X = setup.acts.pooled.to(ctx.device)
+                lat = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
+                v = decoder_logit_weights(sae, setup.probes.W)
+                scores = tpp_scores(setup, lat.mean, lat.ablation, v, X, params.n_values)
+                for metric in ("tpp", "tpp_intended", "tpp_unintended"):
+                    for t, n in enumerate(params.n_values):
+                        value, count = nanmean(scores[metric][:, t].tolist())
+                        rows.append(MetricValue(metric=metric, value=value, n=count, subset=setup.dataset, k=n))
+                        overall.setdefault((metric, n), []).append(value)
+                for i, name in enumerate(setup.problems.names):
+                    labels.append(f"{setup.dataset}/{name}")
+                    c = {"seed": float(seed), "clean_accuracy": float(setup.clean_acc[i]),
+                         "n_ranked": scores["n_ranked"][i]}
+                    for metric in ("tpp", "tpp_intended", "tpp_unintended"):
+                        c.update({f"{metric}_{n}": float(scores[metric][i, t]) for t, n in enumerate(params.n_values)})
+                    cols.append(c)
+            for (metric, n), values in overall.items():
+                value, count = nanmean(values)
+                rows.append(MetricValue(metric=metric, value=value, n=count, subset=None, k=n))
+            per_seed[seed] = rows
+        fields = sorted({f for c in cols for f in c})
+        details = Details(table="per_class", index=np.arange(len(cols)),
+                          columns={f: np.array([c.get(f, np.nan) for c in cols]) for f in fields}, labels=labels)
+        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [details])

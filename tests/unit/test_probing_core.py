@@ -1,0 +1,274 @@
+"""Known-answer tests for the probing family's parts: probes vs scikit-learn, closed-form ablation vs
+re-encoding (with padding), the activation cache, labelled datasets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from saebench.cache import ActivationCache, list_entries
+from saebench.cache.activations import SequenceActivations, clear_entries
+from saebench.data.labelled import load_labelled
+from saebench.data.tasks import dataset_names, dataset_spec
+from saebench.errors import ConfigError, DataError, UnknownNameError
+from saebench.metrics.probing.latents import (
+    ablated_logits,
+    ablated_pooled_by_reencoding,
+    check_affine_decoder,
+    pooled_latents,
+)
+from saebench.metrics.probing.probes import LinearProbes, RecipeParams, fit_logistic, train_recipe_probes
+from saebench.models.adapter import ActivationSpace
+from saebench.saes import ReLUSAE, TopKSAE
+from tests.builders import metadata
+
+
+# ----- probes --------------------------------------------------------------------------------------
+def _problems(d, n_pool=500, P=3, n=300, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n_pool, d, generator=g) * (0.5 + torch.rand(d, generator=g) * 3)
+    w = torch.randn(d, generator=g)
+    rows = torch.stack([torch.randperm(n_pool, generator=g)[:n] for _ in range(P)])
+    y = ((X[rows] @ w + torch.randn(P, n, generator=g) * 2) > 0).float()
+    return X, rows, y
+
+
+@pytest.mark.parametrize("d,C", [(3, 1.0), (20, 0.1), (64, 10.0)])
+def test_fit_logistic_matches_sklearn(d, C):
+    X, rows, y = _problems(d)
+    probes = fit_logistic(X, rows, y, C=C)
+    for p in range(rows.shape[0]):
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X[rows[p]].double().numpy(), y[p].numpy())
+        np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=1e-4, rtol=1e-4)
+        assert float(probes.b[p]) == pytest.approx(float(ref.intercept_[0]), abs=1e-4)
+        pred = ref.predict(X[rows[p]].double().numpy())
+        one = LinearProbes(probes.W[p:p + 1], probes.b[p:p + 1])
+        assert float(one.accuracy(X, rows[p:p + 1], y[p:p + 1])[0]) == pytest.approx((pred == y[p].numpy()).mean())
+
+
+def test_fit_logistic_conjugate_gradient_path_matches_sklearn():
+    # d + 1 > 1024 switches from direct Newton solves to Hessian-free conjugate gradients
+    X, rows, y = _problems(1100, n_pool=400, P=2, n=300)
+    probes = fit_logistic(X, rows, y, C=0.05)
+    for p in range(2):
+        ref = LogisticRegression(C=0.05, tol=1e-10, max_iter=10_000).fit(X[rows[p]].double().numpy(), y[p].numpy())
+        np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=2e-4)
+
+
+def test_fit_logistic_per_probe_features_and_C():
+    X, rows, y = _problems(5, P=2)
+    Xp = torch.stack([X, X * 2])                            # probe 1 sees doubled features
+    probes = fit_logistic(Xp, rows, y, C=torch.tensor([1.0, 0.25]))
+    for p, (scale, C) in enumerate(((1.0, 1.0), (2.0, 0.25))):
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit((X[rows[p]] * scale).double().numpy(),
+                                                                         y[p].numpy())
+        np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=1e-4)
+
+
+def test_recipe_probes_learn_and_are_seeded():
+    X, rows, y = _problems(8, P=3, n=64)
+    params = RecipeParams(epochs=10, batch_size=16, lr=1e-2)
+    val_rows, val_y = rows[:, :32], y[:, :32]
+    together = train_recipe_probes(X, rows, y, val_rows, val_y, params, torch.Generator().manual_seed(5))
+    assert together.W.shape == (3, 8)
+    assert (together.accuracy(X, rows, y) > 0.65).all()   # labels are noisy; chance is 0.5
+    # a different seed gives different probes (the seed is used), the same seed identical ones
+    again = train_recipe_probes(X, rows, y, val_rows, val_y, params, torch.Generator().manual_seed(5))
+    other = train_recipe_probes(X, rows, y, val_rows, val_y, params, torch.Generator().manual_seed(6))
+    assert torch.equal(together.W, again.W) and not torch.equal(together.W, other.W)
+
+
+# ----- closed-form ablation ------------------------------------------------------------------------
+def _padded_world(d=6, B=5, L=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([7, 3, 5, 1, 6])
+    mask = torch.arange(L)[None, :] < lengths[:, None]
+    x = torch.randn(B, L, d, generator=g) * mask[..., None]          # padding zeroed, as SAEBench stores it
+    kept = x[mask]
+    offsets = torch.zeros(B + 1, dtype=torch.long)
+    offsets[1:] = lengths.cumsum(0)
+    pooled = (x.sum(1) / lengths[:, None]).float()
+    return x, mask, SequenceActivations(kept, offsets, pooled)
+
+
+def _saes(d=6, d_sae=10):
+    g = torch.Generator().manual_seed(1)
+    W_enc, W_dec = torch.randn(d, d_sae, generator=g), torch.randn(d_sae, d, generator=g)
+    b_enc = torch.rand(d_sae, generator=g) + 0.1        # positive bias: latents fire on zero (padding) input
+    b_dec = torch.randn(d, generator=g)
+    md = metadata()
+    return {
+        "relu": ReLUSAE(W_enc, W_dec, b_enc, b_dec, metadata=md),
+        "topk": TopKSAE(W_enc, W_dec, b_enc, b_dec, k=3, metadata=md),
+        "norm_rescale": ReLUSAE(W_enc, W_dec, b_enc, b_dec, metadata=md, input_norm="constant_norm_rescale"),
+        "skip": ReLUSAE(W_enc, W_dec, b_enc, b_dec, metadata=md, W_skip=torch.randn(d, d, generator=g) * 0.1),
+    }
+
+
+@pytest.mark.parametrize("arch", ["relu", "topk", "norm_rescale", "skip"])
+@pytest.mark.parametrize("centred", [False, True])
+def test_closed_form_ablation_equals_reencoding_including_padding(arch, centred):
+    sae = _saes()[arch]
+    space = ActivationSpace(centred)
+    x, mask, acts = _padded_world()
+    lat = pooled_latents(sae, space, acts, torch.device("cpu"), max_tokens=8)   # several batches
+    for S in ([0], [2, 5, 7], list(range(10))):
+        naive = ablated_pooled_by_reencoding(sae, space, x, mask, torch.tensor(S))
+        closed = acts.pooled - lat.ablation[:, S] @ sae.W_dec[S]
+        torch.testing.assert_close(closed, naive.float(), atol=1e-5, rtol=1e-5)
+
+
+def test_reference_without_remasking_differs_on_padding():
+    # SAEBench sums the ablated activation over all positions, padding included; with a positive encoder
+    # bias the ablated latents are active on the zero padding, so its pooled value is different.
+    sae = _saes()["relu"]
+    space = ActivationSpace(False)
+    x, mask, acts = _padded_world()
+    S = torch.tensor([2, 5])
+    f, x_hat = sae.reconstruct(x)
+    f_abl = f.clone()
+    f_abl[..., S] = 0
+    x_abl = sae.decode(f_abl) + (x - x_hat)
+    saebench_style = x_abl.sum(1) / mask.sum(1, keepdim=True)
+    ours = ablated_pooled_by_reencoding(sae, space, x, mask, S)
+    assert (saebench_style - ours).abs().max() > 0.1
+
+
+def test_ablated_logits_all_sizes_from_one_cumsum():
+    g = torch.Generator().manual_seed(0)
+    A, v, logits = torch.rand(4, 9, generator=g), torch.randn(9, generator=g), torch.randn(4, generator=g)
+    ranked = torch.tensor([3, 0, 8, 1])
+    out = ablated_logits(logits, A, v, ranked, [1, 2, 10])
+    for row, n in enumerate([1, 2, 10]):
+        S = ranked[:min(n, 4)]
+        torch.testing.assert_close(out[row], logits - (A[:, S] * v[S]).sum(1))
+    torch.testing.assert_close(ablated_logits(logits, A, v, ranked[:0], [1, 3]), logits.expand(2, -1))
+
+
+def test_non_affine_decoder_is_refused():
+    from saebench.errors import IncompatibleSAEError
+
+    sae = _saes()["relu"]
+
+    class Squared(ReLUSAE):
+        def decode(self, f):
+            return (f ** 2) @ self.W_dec
+
+    bad = Squared(sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec, metadata=sae.metadata)
+    check_affine_decoder(sae)
+    with pytest.raises(IncompatibleSAEError, match="not affine"):
+        check_affine_decoder(bad)
+
+
+# ----- activation cache ----------------------------------------------------------------------------
+TEXTS = ["Once upon a time there was a cat.", "The dog ran home.", "Lily liked to play in the park with Tom."]
+
+
+def test_cache_pools_non_special_tokens_and_matches_a_direct_forward(stories, tmp_path):
+    cache = ActivationCache(tmp_path)
+    acts = cache.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    for i, text in enumerate(TEXTS):
+        ids = [stories.tokenizer.bos_token_id] + stories.tokenizer(text, add_special_tokens=False)["input_ids"][:15]
+        direct = stories.activations(torch.tensor([ids]), "blocks.1.hook_resid_post")[0, 1:]   # BOS excluded
+        lo, hi = int(acts.offsets[i]), int(acts.offsets[i + 1])
+        torch.testing.assert_close(acts.acts[lo:hi], direct, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(acts.pooled[i], direct.mean(0), atol=1e-5, rtol=1e-5)
+
+
+def test_disk_cache_is_reused_by_a_new_process_and_computes_only_new_texts(stories, tmp_path):
+    first = ActivationCache(tmp_path)
+    a = first.get(stories, "blocks.1.hook_resid_post", TEXTS[:2], context_length=16)
+    assert first.texts_computed == 2
+    second = ActivationCache(tmp_path)                      # a later run: same folder, nothing in memory
+    b = second.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    assert second.texts_computed == 1 and second.texts_reused == 2
+    torch.testing.assert_close(b.pooled[:2], a.pooled)
+    other_hook = second.get(stories, "blocks.0.hook_resid_post", TEXTS[:1], context_length=16)
+    assert second.texts_computed == 2 and other_hook.n_texts == 1
+    entries = list_entries(tmp_path)
+    assert sorted(e.n_items for e in entries if e.kind == "activations") == [1, 3]
+    assert all(e.size_bytes > 0 and "stories260K" in e.description for e in entries)
+    freed = clear_entries(entries)
+    assert freed > 0 and list_entries(tmp_path) == []
+
+
+def test_corrupt_shard_is_recomputed(stories, tmp_path):
+    ActivationCache(tmp_path).get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    (shard,) = list(tmp_path.glob("activations/*/shard-*.pt"))
+    shard.write_bytes(b"not a torch file")
+    cache = ActivationCache(tmp_path)
+    acts = cache.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    assert cache.texts_computed == 3 and acts.n_texts == 3
+
+
+def test_memory_cache_and_key_parts(stories):
+    cache = ActivationCache(None)
+    cache.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    cache.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=16)
+    assert cache.texts_computed == 3 and cache.texts_reused == 3
+    cache.get(stories, "blocks.1.hook_resid_post", TEXTS, context_length=8)    # another context length
+    assert cache.texts_computed == 6
+
+
+def test_empty_text_is_an_error(stories):
+    with pytest.raises(DataError, match="no non-special tokens"):
+        ActivationCache(None).get(stories, "blocks.1.hook_resid_post", ["fine", ""], context_length=8)
+
+
+# ----- labelled datasets ---------------------------------------------------------------------------
+def test_every_bundled_definition_parses():
+    names = dataset_names()
+    assert {"bias_in_bios_set1", "bias_in_bios_set2", "bias_in_bios_set3", "amazon_reviews", "amazon_sentiment",
+            "ag_news", "europarl", "github_code", "bias_in_bios_scr", "amazon_reviews_scr"} <= set(names)
+    for name in names:
+        assert dataset_spec(name).name == name
+    assert dataset_spec("bias_in_bios_set1").class_names == ["accountant", "architect", "attorney", "dentist",
+                                                            "filmmaker"]
+
+
+def test_bundled_slices_load_with_their_labels():
+    ag = load_labelled(dataset_spec("ag_news_slice"), seed=0)
+    assert len(ag.train) + len(ag.test) == 7600
+    assert sorted(ag.train["label"].unique()) == ["Business", "Sci_Tech", "Sports", "World"]
+    wire = load_labelled(dataset_spec("ag_news_wire_scr"), seed=0)
+    both = pd_concat(wire)
+    counts = both.groupby(["label", "spurious"]).size().to_dict()
+    assert counts == {("Sports", "other"): 1688, ("Sports", "wire"): 212, ("World", "other"): 1497,
+                      ("World", "wire"): 403}
+    bib = pd_concat(load_labelled(dataset_spec("bias_in_bios_gender_slice"), seed=0))
+    assert bib["label"].value_counts().to_dict() == {"male": 634, "female": 366}
+
+
+def pd_concat(data):
+    import pandas as pd
+
+    return pd.concat([data.train, data.test])
+
+
+def test_local_override_of_a_hub_dataset(tmp_path):
+    path = tmp_path / "ag.jsonl"
+    path.write_text("\n".join(f'{{"text": "story {i}", "label": {i % 4}}}' for i in range(40)))
+    spec = dataset_spec({"name": "ag_news", "path": str(path)})
+    assert spec.hf_id == "fancyzhx/ag_news" and spec.path == str(path)
+    data = load_labelled(spec, seed=3)
+    assert len(data.train) == 30 and len(data.test) == 10
+    assert set(data.train["label"]) == {"World", "Sports", "Business", "Sci_Tech"}
+    same = dataset_spec("ag_news", overrides={"ag_news": {"path": str(path)}})
+    assert same == spec
+
+
+def test_dataset_errors_name_the_problem(tmp_path):
+    with pytest.raises(UnknownNameError, match="ag_news"):
+        dataset_spec("ag_nwes")
+    with pytest.raises(ConfigError, match="Unknown key"):
+        dataset_spec({"name": "ag_news", "colour": "red"})
+    with pytest.raises(DataError, match="does not exist"):
+        load_labelled(dataset_spec({"name": "ag_news", "path": str(tmp_path / "missing.csv")}))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhello,7\nworld,8\n")
+    with pytest.raises(DataError, match="no row has a label"):
+        load_labelled(dataset_spec({"name": "ag_news", "path": str(bad)}))
+    with pytest.raises(ConfigError, match="scr pair"):
+        dataset_spec({"name": "ag_news_wire_scr", "scr_pairs": [["World", "Chess"]]})
