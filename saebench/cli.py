@@ -8,7 +8,7 @@ import sys
 
 from saebench.errors import SaeBenchError, did_you_mean
 
-COMMANDS = ("run", "list")
+COMMANDS = ("run", "list", "cache")
 CONFIG_GROUPS = ("model", "sae", "corpus", "suite")
 USAGE = """usage: saebench <command> [args]
 
@@ -16,7 +16,10 @@ commands:
   run [hydra overrides]   evaluate SAEs (default: the bundled demo), e.g.
                           saebench run sae=demo_topk task.core.n_tokens=32768 device=cuda dtype=bfloat16
                           saebench run -m sae=demo_relu,demo_topk
-  list [what] [--json]    tasks and metrics, SAE configs (`list saes`), formats, model/corpus/suite configs
+  list [what] [--json]    tasks and metrics, SAE configs (`list saes`), probing datasets (`list datasets`),
+                          formats, model/corpus/suite configs
+  cache ls|clear          activation stores, baseline fits and judge responses on disk, with sizes;
+                          `cache clear [KEY ...|--kind K|--all] [--cache-dir D]`
 """
 
 
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        return _run(rest) if command == "run" else _list(rest)
+        return {"run": _run, "list": _list, "cache": _cache}[command](rest)
     except SaeBenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -119,11 +122,13 @@ def _print_report(report) -> None:
 
 def _list(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="saebench list")
-    parser.add_argument("what", nargs="?", default="all", choices=("all", "tasks", "saes", "formats", "configs"),
+    parser.add_argument("what", nargs="?", default="all", choices=("all", "tasks", "saes", "datasets", "formats",
+                                                                           "configs"),
                         help="what to list (default: everything)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     ns = parser.parse_args(args)
 
+    from saebench.data.tasks import dataset_names, dataset_spec
     from saebench.metrics import discover
     from saebench.paths import config_options
     from saebench.sae_configs import sae_config_info
@@ -137,6 +142,10 @@ def _list(args: list[str]) -> int:
                   for _name, info in registry.items()],
         "saes": [vars(sae_config_info(n)) | {"sae_ids": list(sae_config_info(n).sae_ids)}
                  for n in config_options("sae")],
+        "datasets": [{"name": n, "description": dataset_spec(n).description,
+                      "source": dataset_spec(n).path or dataset_spec(n).hf_id, "classes": dataset_spec(n).class_names,
+                      "spurious": dataset_spec(n).spurious_names}
+                     for n in dataset_names()],
         "formats": FORMATS.names(), "architectures": ARCHITECTURES.names(),
         **{f"{group}_configs": config_options(group) for group in CONFIG_GROUPS},
     }
@@ -153,6 +162,12 @@ def _list(args: list[str]) -> int:
             shown = ", ".join(ids[:3]) + (f", ... ({len(ids)} SAEs)" if len(ids) > 3 else "")
             print(f"  {info['name']:<34} model={info['model']:<20} {'/'.join(info['formats']):<20} {shown}")
         print()
+    if ns.what in ("all", "datasets"):
+        print("probing datasets (tasks/probing; task.<plugin>.datasets=[...], local files via {name:, path:}):")
+        for d in data["datasets"]:
+            extra = f" x {'/'.join(d['spurious'])}" if d["spurious"] else ""
+            print(f"  {d['name']:<26} {len(d['classes'])} classes{extra:<22} {d['source']}")
+        print()
     if ns.what in ("all", "formats"):
         print(f"SAE formats: {', '.join(data['formats'])}")
         print(f"architectures: {', '.join(data['architectures'])}\n")
@@ -161,6 +176,50 @@ def _list(args: list[str]) -> int:
             if group != "sae":
                 print(f"{group} configs: {', '.join(data[f'{group}_configs'])}")
     return 0
+
+
+def _cache(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="saebench cache")
+    parser.add_argument("action", choices=("ls", "clear"))
+    parser.add_argument("keys", nargs="*", help="entries to clear (key prefixes, as `cache ls` prints them)")
+    parser.add_argument("--kind", choices=("activations", "baselines", "judge"), help="only this kind")
+    parser.add_argument("--all", action="store_true", help="clear every entry")
+    parser.add_argument("--cache-dir", help="cache folder (default: $SAEBENCH_CACHE_DIR or ~/.cache/saebench)")
+    parser.add_argument("--json", action="store_true", help="machine-readable listing")
+    ns = parser.parse_intermixed_args(args)
+
+    from saebench.cache import clear_entries, default_cache_dir, list_entries
+    from saebench.errors import ConfigError
+
+    root = ns.cache_dir or str(default_cache_dir())
+    entries = [e for e in list_entries(root) if ns.kind is None or e.kind == ns.kind]
+    if ns.action == "ls":
+        if ns.json:
+            print(json.dumps([{"kind": e.kind, "key": e.key, "path": str(e.path), "size_bytes": e.size_bytes,
+                               "n_items": e.n_items, "description": e.description} for e in entries], indent=2))
+            return 0
+        print(f"cache {root}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
+              f"{_size(sum(e.size_bytes for e in entries))}")
+        for e in entries:
+            print(f"  {e.kind:<12} {e.key[:12]:<12} {_size(e.size_bytes):>9} {e.n_items:>8} item(s)  {e.description}")
+        return 0
+    if not ns.keys and not ns.all and ns.kind is None:
+        raise ConfigError("`saebench cache clear` needs entry keys, --kind KIND or --all (nothing was deleted).")
+    chosen = entries if (ns.all or not ns.keys) else [e for e in entries if any(e.key.startswith(k) for k in ns.keys)]
+    unknown = [k for k in ns.keys if not any(e.key.startswith(k) for e in entries)]
+    if unknown:
+        raise ConfigError(f"No cache entry matches {unknown}; `saebench cache ls` lists the keys.")
+    freed = clear_entries(chosen)
+    print(f"cleared {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {_size(freed)} freed from {root}")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
 
 
 def _print_tasks(tasks: list[dict]) -> None:

@@ -18,7 +18,7 @@ from saebench.saes import ReLUSAE, SAEMetadata
 from saebench.saes.formats.sae_lens import save_sae_lens
 
 pytestmark = pytest.mark.integration
-SMALL = ["task.core.n_tokens=8192", "task.core.n_tokens_loss=2048"]
+SMALL = ["task.core.n_tokens=8192", "task.core.n_tokens_loss=2048", "~task.sparse_probing"]   # core only
 CORE_METRICS = {m.name for m in discover().get("core").metrics}
 
 
@@ -58,7 +58,8 @@ def test_demo_run_writes_schema_conformant_rows(tmp_path):
 
 
 def test_killed_run_resumes_with_one_row_per_metric(tmp_path):
-    args = ["task.core.n_tokens=131072", "task.core.n_tokens_loss=32768", "max_saes_per_group=1"]
+    args = ["task.core.n_tokens=131072", "task.core.n_tokens_loss=32768", "max_saes_per_group=1",
+            "~task.sparse_probing"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "saebench.cli", "run", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

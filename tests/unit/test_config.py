@@ -26,7 +26,7 @@ def test_every_option_composes(group):
 
 def test_overrides_reach_the_params():
     rc = run_config_from_hydra(compose(["task.core.n_tokens=1024", "task.core.n_tokens_loss=512", "dtype=bfloat16"]))
-    (task,) = plan_tasks(rc)
+    task = next(t for t in plan_tasks(rc) if t.info.name == "core")
     assert task.params.n_tokens == 1024 and rc.run_dtype == "bfloat16"
     assert '"n_tokens": 1024' in task.params_json and "stories260k_samples" in task.params_json
 
