@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from saebench.metrics import discover
-from saebench.metrics.probing.common import with_seed_aggregates
 from saebench.metrics.api import MetricValue
+from saebench.metrics.probing.common import with_seed_aggregates
 from tests.planted import context, dataset_entry, split_relu_sae, write_world
 
 discover()
