@@ -18,37 +18,14 @@ import contextlib
 import time
 
 import torch
+from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
 from saebench.cache import MemoryCache
 from saebench.data import CorpusSpec
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
-from saebench.models import LanguageModel, load_language_model
+from saebench.models import LanguageModel
 from saebench.paths import asset
-from saebench.saes import SAEMetadata, TopKSAE
-
-HOOK = "blocks.3.hook_resid_post"
-
-
-def build_model(device: str) -> LanguageModel:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(num_hidden_layers=6, hidden_size=512, intermediate_size=1376, num_attention_heads=8,
-                      num_key_value_heads=8, vocab_size=32000, max_position_embeddings=512)
-    tokenizer = load_language_model(asset("stories260K")).tokenizer   # ids < 512, valid for any vocab
-    return LanguageModel(LlamaForCausalLM(cfg).eval().to(device), tokenizer, name="random-llama-6x512")
-
-
-def make_saes(n: int, device: str) -> list[TopKSAE]:
-    saes = []
-    for i in range(n):
-        g = torch.Generator().manual_seed(i)
-        W_dec = torch.randn(4096, 512, generator=g)
-        W_dec /= W_dec.norm(dim=1, keepdim=True)
-        md = SAEMetadata(sae_id=f"random/{i}", hook=HOOK, architecture="topk", source="benchmark")
-        saes.append(TopKSAE(W_dec.T.clone(), W_dec, torch.zeros(4096), torch.zeros(512), k=32, metadata=md).to(device))
-    return saes
 
 
 @contextlib.contextmanager

@@ -128,8 +128,8 @@ class LabelledData:
 
 
 def load_labelled(spec: LabelledDatasetSpec, seed: int = 0) -> LabelledData:
-    """Read, map and filter a dataset. Without a test split, `test_fraction` of the rows (a seeded
-    permutation, stratified by nothing) become the test rows."""
+    """Read, map and filter a dataset. Without a test split, `test_fraction` of each class's rows (a
+    seeded permutation) become the test rows."""
     if spec.path is not None:
         frame = _read_local(spec)
         splits = {"train": frame}
@@ -137,17 +137,28 @@ def load_labelled(spec: LabelledDatasetSpec, seed: int = 0) -> LabelledData:
         splits = _read_hub(spec)
     parts = {name: _normalise(spec, frame, name) for name, frame in splits.items()}
     if "test" not in parts:
-        rows = parts["train"]
-        order = np.random.default_rng(seed).permutation(len(rows))
-        n_test = int(round(len(rows) * spec.test_fraction))
-        parts = {"train": rows.iloc[order[n_test:]].reset_index(drop=True),
-                 "test": rows.iloc[order[:n_test]].reset_index(drop=True)}
+        parts = dict(zip(("train", "test"), stratified_split(parts["train"], spec.test_fraction, seed), strict=True))
     for split, rows in parts.items():
         missing = [c for c in spec.class_names if c not in set(rows["label"])]
         if missing:
             raise DataError(f"Dataset {spec.name!r} ({_where(spec)}): the {split} rows have no examples of "
                             f"class(es) {missing}; classes present: {sorted(set(rows['label']))}.")
     return LabelledData(spec, parts["train"], parts["test"])
+
+
+def stratified_split(rows: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept, held-out) with `fraction` of every label's rows held out (at least one when it has two)."""
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for _label, index in sorted(rows.groupby("label").indices.items()):
+        order = rng.permutation(index)
+        n = int(round(len(order) * fraction))
+        if len(order) >= 2:
+            n = min(max(n, 1), len(order) - 1)
+        held += order[:n].tolist()
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[held] = True
+    return rows[~mask].reset_index(drop=True), rows[mask].reset_index(drop=True)
 
 
 def _where(spec: LabelledDatasetSpec) -> str:

@@ -253,7 +253,7 @@ def test_local_override_of_a_hub_dataset(tmp_path):
     spec = dataset_spec({"name": "ag_news", "path": str(path)})
     assert spec.hf_id == "fancyzhx/ag_news" and spec.path == str(path)
     data = load_labelled(spec, seed=3)
-    assert len(data.train) == 30 and len(data.test) == 10
+    assert len(data.train) == 32 and len(data.test) == 8     # 10 per class, 25% held out per class
     assert set(data.train["label"]) == {"World", "Sports", "Business", "Sci_Tech"}
     same = dataset_spec("ag_news", overrides={"ag_news": {"path": str(path)}})
     assert same == spec
@@ -272,3 +272,34 @@ def test_dataset_errors_name_the_problem(tmp_path):
         load_labelled(dataset_spec({"name": "ag_news", "path": str(bad)}))
     with pytest.raises(ConfigError, match="scr pair"):
         dataset_spec({"name": "ag_news_wire_scr", "scr_pairs": [["World", "Chess"]]})
+
+
+def test_hub_path_maps_splits_and_per_class_configs(monkeypatch):
+    """The datasets.load_dataset path (the hub is unreachable here): splits, int/float label values, a
+    spurious column, and europarl-style per-class configs with streaming."""
+    import datasets
+
+    calls = []
+
+    def fake_load(hf_id, config, split, revision, streaming, trust_remote_code, **kw):
+        calls.append((hf_id, config, split, revision, streaming))
+        if hf_id == "LabHC/bias_in_bios":
+            n = 8
+            return datasets.Dataset.from_dict({"hard_text": [f"{split} bio {i}" for i in range(n)],
+                                               "profession": [0, 1, 2, 6, 9, 0, 1, 13][:n],
+                                               "gender": [0, 1] * (n // 2)})
+        lang = config.split("-")[0]
+        rows = [{"translation": {lang: f"{lang} {split} {i}", "xx": "other"}} for i in range(5)]
+        return iter(rows) if streaming else datasets.Dataset.from_list(rows)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    bib = load_labelled(dataset_spec({"name": "bias_in_bios_set1", "revision": "abc123"}))
+    assert calls[0] == ("LabHC/bias_in_bios", None, "train", "abc123", False)
+    assert list(bib.train["label"]) == ["accountant", "architect", "attorney", "dentist", "filmmaker",
+                                        "accountant", "architect"]          # nurse (13) is not in set 1
+    assert list(bib.train["spurious"][:2]) == ["male", "female"]
+    calls.clear()
+    euro = load_labelled(dataset_spec({"name": "europarl", "max_rows": 3}), seed=0)
+    assert {c[1] for c in calls} == {"en-fr", "fr-it", "de-en", "es-fr", "nl-pt"} and all(c[4] for c in calls)
+    rows = __import__("pandas").concat([euro.train, euro.test])
+    assert len(rows) == 15 and all(t.startswith(lbl) for t, lbl in zip(rows["text"], rows["label"], strict=True))

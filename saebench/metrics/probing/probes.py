@@ -53,8 +53,32 @@ def _row_logits(X: torch.Tensor, rows: torch.Tensor, W: torch.Tensor, b: torch.T
     return torch.einsum("pnd,pd->pn", Xr, W) + b[:, None]
 
 
-def _objective(Xr, y, sw, W, b, C):
-    z = torch.einsum("pnd,pd->pn", Xr, W) + b[:, None]
+def _mv(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """Per-probe logits without bias over the pool: [P, N] (X shared [N, d] or per probe [P, N, d])."""
+    return (X @ W.T).T if X.dim() == 2 else torch.einsum("pnd,pd->pn", X, W)
+
+
+def _rmv(X: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """Per-probe X^T r: [P, d] for R [P, N]."""
+    return R @ X if X.dim() == 2 else torch.einsum("pnd,pn->pd", X, R)
+
+
+def _pool_weights(rows: torch.Tensor, y: torch.Tensor, n_pool: int, sample_weight: torch.Tensor | None):
+    """Each problem as weights over the whole pool: sw [P, N] (0 for rows it does not use) and labels
+    [P, N]; a row listed twice in a problem counts twice. Working on the pool avoids materialising the
+    [P, n, d] gathered features, so full-width probes on wide SAEs stay within memory."""
+    P = rows.shape[0]
+    w = torch.ones_like(y) if sample_weight is None else sample_weight.to(y.dtype)
+    sw = torch.zeros(P, n_pool, dtype=y.dtype, device=y.device).scatter_add_(1, rows, w)
+    ys = torch.zeros(P, n_pool, dtype=y.dtype, device=y.device).scatter_add_(1, rows, w * y)
+    labels = torch.where(sw > 0, ys / sw.clamp_min(1e-30), torch.zeros_like(ys))
+    if ((labels > 0) & (labels < 1)).any():
+        raise ValueError("a row appears in one problem with both labels")
+    return sw, labels
+
+
+def _objective(X, y, sw, W, b, C):
+    z = _mv(X, W) + b[:, None]
     # log(1 + exp(-t z)) with t = 2y - 1, numerically stable
     loss = torch.nn.functional.softplus(-(2 * y - 1) * z)
     return C * (sw * loss).sum(-1) + 0.5 * (W * W).sum(-1), z
@@ -65,35 +89,36 @@ def fit_logistic(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, C: float 
                  sample_weight: torch.Tensor | None = None, max_iter: int = 100, tol: float = 1e-6,
                  dtype: torch.dtype | None = None) -> LinearProbes:
     """Fit P L2-logistic-regression probes at once (see module docstring). `C` is a float or [P]."""
-    P, n = rows.shape
+    P = rows.shape[0]
     d = X.shape[-1]
-    dtype = dtype or (torch.float64 if d <= DIRECT_SOLVE_MAX_DIM and X.device.type == "cpu" else torch.float32)
-    Xr = _gather_rows(X, rows).to(dtype)
-    y = y.to(dtype)
-    sw = torch.ones_like(y) if sample_weight is None else sample_weight.to(dtype)
-    C = torch.as_tensor(C, dtype=dtype, device=X.device).expand(P).clone()
-    W = torch.zeros(P, d, dtype=dtype, device=X.device)
-    b = torch.zeros(P, dtype=dtype, device=X.device)
-    obj, z = _objective(Xr, y, sw, W, b, C)
+    device = X.device
+    dtype = dtype or (torch.float64 if d <= DIRECT_SOLVE_MAX_DIM and device.type == "cpu" else torch.float32)
+    X = X.to(dtype)
+    sw, y = _pool_weights(rows.to(device), y.to(device=device, dtype=dtype), X.shape[-2],
+                          None if sample_weight is None else sample_weight.to(device))
+    C = torch.as_tensor(C, dtype=dtype, device=device).expand(P).clone()
+    W = torch.zeros(P, d, dtype=dtype, device=device)
+    b = torch.zeros(P, dtype=dtype, device=device)
+    obj, z = _objective(X, y, sw, W, b, C)
     scale = (C * sw.sum(-1)).clamp_min(1.0)      # gradient tolerance relative to the data term's size
     for _ in range(max_iter):
         p = torch.sigmoid(z)
-        r = C[:, None] * sw * (p - y)                                     # [P, n]
-        gW = torch.einsum("pnd,pn->pd", Xr, r) + W
+        r = C[:, None] * sw * (p - y)                                     # [P, N]
+        gW = _rmv(X, r) + W
         gb = r.sum(-1)
         gnorm = torch.maximum(gW.abs().amax(-1), gb.abs()) / scale
         active = gnorm > tol
         if not active.any():
             break
-        h = C[:, None] * sw * p * (1 - p)                                 # [P, n]
+        h = C[:, None] * sw * p * (1 - p)                                 # [P, N]
         if d + 1 <= DIRECT_SOLVE_MAX_DIM:
-            sW, sb = _newton_direct(Xr, h, gW, gb)
+            sW, sb = _newton_direct(X, h, gW, gb)
         else:
-            sW, sb = _newton_cg(Xr, h, gW, gb)
+            sW, sb = _newton_cg(X, h, gW, gb)
         slope = (gW * sW).sum(-1) + gb * sb
-        step = torch.ones(P, dtype=dtype, device=X.device)
+        step = torch.ones(P, dtype=dtype, device=device)
         for _ in range(40):   # backtracking (Armijo) per probe
-            new_obj, new_z = _objective(Xr, y, sw, W + step[:, None] * sW, b + step * sb, C)
+            new_obj, _z = _objective(X, y, sw, W + step[:, None] * sW, b + step * sb, C)
             ok = new_obj <= obj + 1e-4 * step * slope
             if ok.all():
                 break
@@ -101,28 +126,37 @@ def fit_logistic(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, C: float 
         step = torch.where(active, step, torch.zeros_like(step))
         W = W + step[:, None] * sW
         b = b + step * sb
-        obj, z = _objective(Xr, y, sw, W, b, C)
+        obj, z = _objective(X, y, sw, W, b, C)
     return LinearProbes(W.float(), b.float())
 
 
-def _newton_direct(Xr, h, gW, gb):
-    """Solve [X 1]^T diag(h) [X 1] + diag(1,..,1,0) for the Newton step, batched."""
-    P, n, d = Xr.shape
-    Xa = torch.cat([Xr, torch.ones(P, n, 1, dtype=Xr.dtype, device=Xr.device)], -1)
-    H = torch.einsum("pni,pn,pnj->pij", Xa, h, Xa)
-    H[:, torch.arange(d), torch.arange(d)] += 1.0
-    H[:, d, d] += 1e-10 * (1 + H[:, d, d])
+def _newton_direct(X, h, gW, gb):
+    """Solve ([X 1]^T diag(h) [X 1] + diag(1,..,1,0)) s = -g for the Newton step, batched over probes."""
+    P = h.shape[0]
+    d = X.shape[-1]
+    if X.dim() == 2:
+        Hxx = torch.einsum("nd,pn,ne->pde", X, h, X)
+        Hxb = h @ X
+    else:
+        Hxx = torch.einsum("pnd,pn,pne->pde", X, h, X)
+        Hxb = torch.einsum("pnd,pn->pd", X, h)
+    H = torch.zeros(P, d + 1, d + 1, dtype=X.dtype, device=X.device)
+    H[:, :d, :d] = Hxx + torch.eye(d, dtype=X.dtype, device=X.device)
+    H[:, :d, d] = Hxb
+    H[:, d, :d] = Hxb
+    hb = h.sum(-1)
+    H[:, d, d] = hb + 1e-10 * (1 + hb)
     g = torch.cat([gW, gb[:, None]], -1)
     step = -torch.linalg.solve(H, g[..., None])[..., 0]
     return step[:, :d], step[:, d]
 
 
-def _newton_cg(Xr, h, gW, gb, max_cg: int = 200, rtol: float = 1e-4):
+def _newton_cg(X, h, gW, gb, max_cg: int = 200, rtol: float = 1e-4):
     """Newton step by conjugate gradients with Hessian-vector products (no d x d matrix)."""
 
     def hvp(vW, vb):
-        u = h * (torch.einsum("pnd,pd->pn", Xr, vW) + vb[:, None])
-        return torch.einsum("pnd,pn->pd", Xr, u) + vW, u.sum(-1)
+        u = h * (_mv(X, vW) + vb[:, None])
+        return _rmv(X, u) + vW, u.sum(-1)
 
     xW, xb = torch.zeros_like(gW), torch.zeros_like(gb)
     rW, rb = -gW, -gb

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from saebench.data.labelled import stratified_split
 from saebench.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,9 @@ class _Pool:
 
 def split_train_val(train: pd.DataFrame, val_fraction: float, rng: np.random.Generator
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded split of the dataset's training rows into probe-training and validation rows."""
-    order = rng.permutation(len(train))
-    n_val = int(round(len(train) * val_fraction))
-    return train.iloc[order[n_val:]].reset_index(drop=True), train.iloc[order[:n_val]].reset_index(drop=True)
+    """A seeded split of the dataset's training rows into probe-training and validation rows (per class)."""
+    seed = int(rng.integers(2**31))
+    return stratified_split(train, val_fraction, seed)
 
 
 def _take(frame: pd.DataFrame, n: int, rng: np.random.Generator, what: str) -> list[str]:
