@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from saebench.cache import cache_key
+from saebench.cache import SequenceActivations, cache_key
 from saebench.data.labelled import LabelledData, LabelledDatasetSpec, load_labelled
 from saebench.data.tasks import dataset_spec
 from saebench.errors import ConfigError, IncompatibleSAEError
 from saebench.metrics.api import EvalContext, MetricValue
-from saebench.metrics.probing.probes import RecipeParams
+from saebench.metrics.probing.latents import check_affine_decoder, decoder_logit_weights, pooled_latents
+from saebench.metrics.probing.probes import LinearProbes, RecipeParams, train_recipe_probes
 from saebench.metrics.probing.sampling import ProbeProblems, split_train_val
 
 CONTESTED = ("Contested: an independent 2026 audit found SCR and TPP unreliable at canonical settings; read "
@@ -99,6 +100,43 @@ def pooled_lm(ctx: EvalContext, problems: ProbeProblems, params: ProbingParams, 
 
 def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
+
+
+@dataclass
+class RecipeSetup:
+    """SAE-independent work of one SCR/TPP run (dataset [, pair], seed): the probe problems, the texts' LM
+    activations and the recipe probes trained on them."""
+
+    label: str
+    seed: int
+    problems: ProbeProblems
+    acts: SequenceActivations
+    probes: LinearProbes
+
+
+def train_recipe_setup(ctx: EvalContext, problems: ProbeProblems, params: RecipeProbingParams, seed: int,
+                       label: str) -> RecipeSetup:
+    """LM activations of the problems' texts and recipe probes (epoch chosen on validation)."""
+    acts, X = pooled_lm(ctx, problems, params, label)
+    dev = X.device
+    probes = train_recipe_probes(X, problems.rows["train"].to(dev), problems.labels["train"].to(dev),
+                                 problems.rows["val"].to(dev), problems.labels["val"].to(dev), params.recipe(),
+                                 generator(seed))
+    return RecipeSetup(label, seed, problems, acts, probes)
+
+
+def ablation_inputs(ctx: EvalContext, sae, setup: RecipeSetup, params: ProbingParams):
+    """Per SAE: pooled LM activations [N, d], pooled latents, and `W_dec @ w` [P, d_sae] per probe."""
+    X = setup.acts.pooled.to(ctx.device)
+    latents = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
+    return X, latents, decoder_logit_weights(sae, setup.probes.W)
+
+
+def check_ablatable(saes) -> None:
+    """SCR/TPP ablate latents with the closed form: affine decoders that write to the probed hook."""
+    for sae in saes:
+        require_own_hook(sae)
+        check_affine_decoder(sae)
 
 
 def require_own_hook(sae) -> None:

@@ -30,16 +30,17 @@ from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, 
 from saebench.metrics.probing.common import (
     CONTESTED,
     RecipeProbingParams,
+    RecipeSetup,
+    ablation_inputs,
+    check_ablatable,
     dataset_splits,
-    generator,
     nanmean,
-    pooled_lm,
-    require_own_hook,
+    train_recipe_setup,
     with_seed_aggregates,
 )
-from saebench.metrics.probing.latents import ablated_logits, check_affine_decoder, decoder_logit_weights, pooled_latents
-from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits, train_recipe_probes
-from saebench.metrics.probing.sampling import SCR_PROBES, ProbeProblems, scr_quadrants
+from saebench.metrics.probing.latents import ablated_logits
+from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits
+from saebench.metrics.probing.sampling import SCR_PROBES, scr_quadrants
 from saebench.metrics.registry import register_plugin
 
 SPURIOUS, CLASS, BIASED = (SCR_PROBES.index(p) for p in SCR_PROBES)
@@ -91,34 +92,25 @@ class SCRPlugin:
 
 
 @dataclass
-class SCRSetup:
-    """SAE-independent work for one (dataset, pair, seed): data, LM activations, probes, clean logits."""
+class SCRSetup(RecipeSetup):
+    """The recipe setup of one (dataset, pair, seed) plus the clean accuracies of every probe on every
+    problem's test data (`<probe>_on_<data>`)."""
 
-    label: str
-    seed: int
-    problems: ProbeProblems
-    acts: object
-    probes: LinearProbes
-    clean_acc: dict[str, float]
+    clean_acc: dict[str, float] = field(default_factory=dict)
 
 
 def prepare_scr(ctx: EvalContext, params: SCRParams, spec, pair, seed: int) -> SCRSetup:
     splits, rng = dataset_splits(ctx, spec, params, seed)
-    sp = tuple(spec.spurious_names)
-    problems = scr_quadrants(splits, pair, sp, params.sizes(), rng, spec.name)  # type: ignore[arg-type]
-    label = f"{spec.name}:{pair[0]}/{pair[1]}"
-    acts, X = pooled_lm(ctx, problems, params, label)
-    dev = X.device
-    probes = train_recipe_probes(X, problems.rows["train"].to(dev), problems.labels["train"].to(dev),
-                                 problems.rows["val"].to(dev), problems.labels["val"].to(dev), params.recipe(),
-                                 generator(seed))
+    problems = scr_quadrants(splits, pair, tuple(spec.spurious_names), params.sizes(), rng, spec.name)
+    base = train_recipe_setup(ctx, problems, params, seed, f"{spec.name}:{pair[0]}/{pair[1]}")
+    X = base.acts.pooled.to(ctx.device)
     clean = {}
     for probe in range(3):
         for data in range(3):
-            logits = _probe_logits(probes, X, probe, problems.rows["test"][data].to(dev))
+            logits = _probe_logits(base.probes, X, probe, problems.rows["test"][data].to(X.device))
             clean[f"{SCR_PROBES[probe]}_on_{SCR_PROBES[data]}"] = float(
-                accuracy_from_logits(logits, problems.labels["test"][data].to(dev)))
-    return SCRSetup(label, seed, problems, acts, probes, clean)
+                accuracy_from_logits(logits, problems.labels["test"][data].to(X.device)))
+    return SCRSetup(**vars(base), clean_acc=clean)
 
 
 def _probe_logits(probes: LinearProbes, X: torch.Tensor, probe: int, rows: torch.Tensor) -> torch.Tensor:
@@ -174,9 +166,7 @@ def scr_scores(setup: SCRSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: to
 
 @torch.no_grad()
 def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
-    for sae in ctx.saes:
-        require_own_hook(sae)
-        check_affine_decoder(sae)
+    check_ablatable(ctx.saes)
     setups: list[SCRSetup] = []
     for seed in params.seeds:
         for spec in params.specs():
@@ -191,9 +181,7 @@ def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
         for seed in params.seeds:
             per_run: dict[str, list[dict]] = {}
             for setup in (s for s in setups if s.seed == seed):
-                X = setup.acts.pooled.to(ctx.device)
-                lat = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
-                v = decoder_logit_weights(sae, setup.probes.W)
+                X, lat, v = ablation_inputs(ctx, sae, setup, params)
                 rows, info = scr_scores(setup, lat.mean, lat.ablation, v, X, params.n_values, params.min_gap)
                 per_run[setup.label] = rows
                 details.append((setup.label, {"seed": float(seed), **setup.clean_acc, **info}))

@@ -22,16 +22,17 @@ from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, 
 from saebench.metrics.probing.common import (
     CONTESTED,
     RecipeProbingParams,
+    RecipeSetup,
+    ablation_inputs,
+    check_ablatable,
     dataset_splits,
-    generator,
     nanmean,
-    pooled_lm,
-    require_own_hook,
+    train_recipe_setup,
     with_seed_aggregates,
 )
-from saebench.metrics.probing.latents import ablated_logits, check_affine_decoder, decoder_logit_weights, pooled_latents
-from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits, train_recipe_probes
-from saebench.metrics.probing.sampling import ProbeProblems, one_vs_rest
+from saebench.metrics.probing.latents import ablated_logits
+from saebench.metrics.probing.probes import accuracy_from_logits
+from saebench.metrics.probing.sampling import one_vs_rest
 from saebench.metrics.probing.scr import node_effects, ranked_latents
 from saebench.metrics.registry import register_plugin
 
@@ -62,25 +63,23 @@ class TPPPlugin:
 
 
 @dataclass
-class TPPSetup:
-    dataset: str
-    seed: int
-    problems: ProbeProblems
-    acts: object
-    probes: LinearProbes
-    clean_acc: torch.Tensor        # [P] on the fixed test rows
+class TPPSetup(RecipeSetup):
+    """The recipe setup of one (dataset, seed) plus each probe's clean accuracy [P] on its test rows."""
+
+    clean_acc: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+
+    @property
+    def dataset(self) -> str:
+        return self.label
 
 
 def prepare_tpp(ctx: EvalContext, params: TPPParams, spec, seed: int) -> TPPSetup:
     splits, rng = dataset_splits(ctx, spec, params, seed)
     problems = one_vs_rest(splits, spec.class_names, params.sizes(), rng, spec.name)
-    acts, X = pooled_lm(ctx, problems, params, spec.name)
-    dev = X.device
-    probes = train_recipe_probes(X, problems.rows["train"].to(dev), problems.labels["train"].to(dev),
-                                 problems.rows["val"].to(dev), problems.labels["val"].to(dev), params.recipe(),
-                                 generator(seed))
-    clean = probes.accuracy(X, problems.rows["test"].to(dev), problems.labels["test"].to(dev))
-    return TPPSetup(spec.name, seed, problems, acts, probes, clean)
+    base = train_recipe_setup(ctx, problems, params, seed, spec.name)
+    X = base.acts.pooled.to(ctx.device)
+    clean = base.probes.accuracy(X, problems.rows["test"].to(X.device), problems.labels["test"].to(X.device))
+    return TPPSetup(**vars(base), clean_acc=clean)
 
 
 def tpp_scores(setup: TPPSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: torch.Tensor, X: torch.Tensor,
@@ -109,9 +108,7 @@ def tpp_scores(setup: TPPSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: to
 
 @torch.no_grad()
 def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
-    for sae in ctx.saes:
-        require_own_hook(sae)
-        check_affine_decoder(sae)
+    check_ablatable(ctx.saes)
     setups: list[TPPSetup] = []
     for seed in params.seeds:
         for spec in params.specs():
@@ -126,9 +123,7 @@ def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
             rows: list[MetricValue] = []
             overall: dict[tuple[str, int], list[float]] = {}
             for setup in (s for s in setups if s.seed == seed):
-                X = setup.acts.pooled.to(ctx.device)
-                lat = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
-                v = decoder_logit_weights(sae, setup.probes.W)
+                X, lat, v = ablation_inputs(ctx, sae, setup, params)
                 scores = tpp_scores(setup, lat.mean, lat.ablation, v, X, params.n_values)
                 for metric in ("tpp", "tpp_intended", "tpp_unintended"):
                     for t, n in enumerate(params.n_values):
