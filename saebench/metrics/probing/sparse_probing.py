@@ -137,7 +137,6 @@ def _prepare(ctx: EvalContext, params: SparseProbingParams, spec, seed: int) -> 
 def evaluate_sparse_probing(ctx: EvalContext, params: SparseProbingParams) -> Iterator[SAEResult]:
     prepared: list[_Prepared] = []
     for seed in params.seeds:
-        torch.manual_seed(seed)
         for spec in params.specs():
             key = cache_key("sparse_probing_llm", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
                             spec=spec.to_dict(), seed=seed, params=repr(params))
