@@ -89,21 +89,37 @@ class ActivationCache:
         self.texts_computed = 0
         self.texts_reused = 0
 
-    def store_key(self, lm, hook: str, context_length: int, prepend_bos: bool) -> tuple[str, dict]:
+    def store_key(self, lm, hook: str, context_length: int, prepend_bos: bool, select: str = "tokens"
+                  ) -> tuple[str, dict]:
         parts = {"model": lm.name, "revision": lm.revision, "hook": hook, "context_length": context_length,
                  "prepend_bos": prepend_bos, "dtype": str(lm.dtype).removeprefix("torch."),
                  "format_version": ACTIVATIONS_FORMAT_VERSION}
+        if select != "tokens":
+            parts["select"] = select
         return cache_key("activations", **parts), parts
 
     def get(self, lm, hook: str, texts: list[str], *, context_length: int, prepend_bos: bool = True,
             batch_size: int = 16, dataset: str = "") -> SequenceActivations:
-        key, parts = self.store_key(lm, hook, context_length, prepend_bos)
+        """Every kept (non-special) token of each text, and their mean."""
+        return self._get(lm, hook, texts, None, context_length, prepend_bos, batch_size, dataset)
+
+    def get_token_at(self, lm, hook: str, texts: list[str], char_positions: list[int], *, context_length: int,
+                     prepend_bos: bool = True, batch_size: int = 16, dataset: str = "") -> torch.Tensor:
+        """[n, d]: for each text, the activation at the token that covers character `char_positions[i]`
+        (located from the tokenizer's offsets, so any tokenizer works). Stored in its own store."""
+        acts = self._get(lm, hook, texts, char_positions, context_length, prepend_bos, batch_size, dataset)
+        return acts.acts
+
+    def _get(self, lm, hook, texts, positions, context_length, prepend_bos, batch_size, dataset):
+        select = "tokens" if positions is None else "token_at_char"
+        key, parts = self.store_key(lm, hook, context_length, prepend_bos, select)
         index = self._open(key, parts)
-        hashes = [text_hash(t) for t in texts]
-        missing: dict[bytes, str] = {}
-        for h, t in zip(hashes, texts, strict=True):
+        targets = [None] * len(texts) if positions is None else [int(p) for p in positions]
+        hashes = [text_hash(t if p is None else f"{t}\x00@{p}") for t, p in zip(texts, targets, strict=True)]
+        missing: dict[bytes, tuple[str, int | None]] = {}
+        for h, t, p in zip(hashes, texts, targets, strict=True):
             if h not in index and h not in missing:
-                missing[h] = t
+                missing[h] = (t, p)
         self.texts_reused += len(set(hashes)) - len(missing)
         if missing:
             log.info("activations %s at %s: computing %d of %d texts (%s)", lm.name, hook, len(missing),
@@ -136,7 +152,8 @@ class ActivationCache:
 
     def _compute(self, lm, hook: str, key: str, index: dict, items: list[tuple[bytes, str]], context_length: int,
                  prepend_bos: bool, batch_size: int, dataset: str) -> None:
-        tokenized = _tokenize([t for _, t in items], lm.tokenizer, context_length, prepend_bos)
+        tokenized, target_tokens = _tokenize([t for _, (t, _p) in items], lm.tokenizer, context_length,
+                                             prepend_bos, [p for _, (_t, p) in items])
         special = torch.tensor(lm.special_token_ids(), dtype=torch.long)
         order = sorted(range(len(items)), key=lambda i: -len(tokenized[i]))  # similar lengths per batch
         bar = tqdm(total=len(items), desc=f"activations {hook} ({dataset or 'texts'})", unit="text", leave=False)
@@ -145,7 +162,9 @@ class ActivationCache:
             acts, lengths, pooled = [], [], []
             for b in range(0, len(chunk), batch_size):
                 rows = [tokenized[i] for i in chunk[b:b + batch_size]]
-                a, n, p = _forward_batch(lm, hook, rows, special, [items[i][1] for i in chunk[b:b + batch_size]])
+                batch = chunk[b:b + batch_size]
+                a, n, p = _forward_batch(lm, hook, rows, special, [items[i][1][0] for i in batch],
+                                         None if target_tokens is None else [target_tokens[i] for i in batch])
                 acts.append(a)
                 lengths += n
                 pooled.append(p)
@@ -168,18 +187,51 @@ class ActivationCache:
         bar.close()
 
 
-def _tokenize(texts: list[str], tokenizer, context_length: int, prepend_bos: bool) -> list[list[int]]:
+def _tokenize(texts: list[str], tokenizer, context_length: int, prepend_bos: bool,
+              char_positions: list[int | None]) -> tuple[list[list[int]], list[int] | None]:
+    """Token ids (truncated to the context, BOS first when asked) and, when character positions are
+    given, the index of the token covering each position."""
     body = context_length - 1 if prepend_bos else context_length
-    ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=body)["input_ids"]
+    shift = 1 if prepend_bos else 0
+    targets = None
+    if all(p is None for p in char_positions):
+        ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=body)["input_ids"]
+    else:
+        ids, targets = [], []
+        for text, pos in zip(texts, char_positions, strict=True):
+            row, index = token_covering(tokenizer, text, pos)
+            if index >= body:
+                raise DataError(f"The target token of {text[-60:]!r} is token {index + shift} but the context length "
+                                f"is {context_length}; raise context_length or shorten the prompts.")
+            ids.append(row[:body])
+            targets.append(index + shift)
     if prepend_bos:
         bos = separator_id(tokenizer)
         ids = [[bos, *row] for row in ids]
-    return ids
+    return ids, targets
+
+
+def token_covering(tokenizer, text: str, pos: int) -> tuple[list[int], int]:
+    """(ids of `text`, index of the token that covers character `pos`). Fast tokenizers use their offset
+    mapping; others tokenize the prefix `text[:pos + 1]` and check it is a prefix of the whole."""
+    if not 0 <= pos < len(text):
+        raise DataError(f"Character position {pos} is outside the text {text!r}.")
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        covering = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if a <= pos < b]
+        if covering:
+            return list(enc["input_ids"]), covering[-1]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    prefix = tokenizer(text[:pos + 1], add_special_tokens=False)["input_ids"]
+    if not prefix or ids[:len(prefix)] != prefix:
+        raise DataError(f"Cannot locate the token covering character {pos} ({text[pos]!r}) of {text!r}: the "
+                        "tokenizer has no offsets and the prefix tokenizes differently from the whole.")
+    return list(ids), len(prefix) - 1
 
 
 @torch.no_grad()
-def _forward_batch(lm, hook: str, rows: list[list[int]], special: torch.Tensor, texts: list[str]
-                   ) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+def _forward_batch(lm, hook: str, rows: list[list[int]], special: torch.Tensor, texts: list[str],
+                   targets: list[int] | None = None) -> tuple[torch.Tensor, list[int], torch.Tensor]:
     width = max(len(r) for r in rows)
     pad = 0 if lm.tokenizer.pad_token_id is None else int(lm.tokenizer.pad_token_id)
     tokens = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -187,7 +239,11 @@ def _forward_batch(lm, hook: str, rows: list[list[int]], special: torch.Tensor, 
     for i, r in enumerate(rows):
         tokens[i, :len(r)] = torch.tensor(r)
         attention[i, :len(r)] = 1
-    keep = attention.bool() & ~torch.isin(tokens, special)
+    if targets is None:
+        keep = attention.bool() & ~torch.isin(tokens, special)
+    else:   # exactly the target token of each text
+        keep = torch.zeros_like(attention, dtype=torch.bool)
+        keep[torch.arange(len(rows)), torch.tensor(targets)] = True
     lengths = keep.sum(1)
     empty = (lengths == 0).nonzero().flatten().tolist()
     if empty:
