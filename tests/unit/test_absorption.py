@@ -152,7 +152,8 @@ def test_planted_absorption_is_found_for_exactly_the_absorbed_words():
     others = [frac for i, (frac, full) in per_word.items() if data.words[i] not in absorbed]
     assert max(others) == 0.0 and not any(per_word[i][1] for i in per_word if data.words[i] not in absorbed)
     assert letters[0].n_true_positives == 10
-    assert letters[0].absorption_fraction == pytest.approx(0.4) and letters[0].full_absorption_rate == pytest.approx(0.4)
+    assert letters[0].absorption_fraction == pytest.approx(0.4)
+    assert letters[0].full_absorption_rate == pytest.approx(0.4)
     assert letters[1].absorption_fraction == 0.0 and letters[2].full_absorption_rate == 0.0
 
 
