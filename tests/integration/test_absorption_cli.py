@@ -1,0 +1,39 @@
+"""Absorption end to end on the bundled stories260K model (SentencePiece, 512-token vocabulary)."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from saebench.results import read_metrics
+
+pytestmark = pytest.mark.integration
+ARGS = ["~task.core", "~task.sparse_probing", "+task.absorption.seed=42"]
+
+
+def test_absorption_through_the_cli_reports_coverage_and_excluded_letters(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = [sys.executable, "-m", "saebench.cli", "run", *ARGS, f"cache_dir={tmp_path / 'cache'}"]
+    proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "letters excluded" in proc.stdout + proc.stderr          # reported, not silently skipped
+    df = read_metrics(tmp_path / "results")
+    m = df.pivot_table(index="sae_id", columns="metric", values="value")
+    assert set(m.index) == {"demo/relu", "demo/topk"}
+    assert (m["n_words"] == 202).all()                              # the vocabulary's alphabetic tokens
+    assert ((m["frac_single_token_words"] > 0.3) & (m["frac_single_token_words"] < 1)).all()
+    assert (m["n_letters"] + m["n_letters_excluded"] == 26).all() and (m["n_letters"] >= 1).all()
+    assert ((m["absorption_fraction"] >= 0) & (m["absorption_fraction"] <= 1)).all()
+    details = pd.read_parquet(tmp_path / "results" / "details")
+    letters = details[(details.table == "per_letter") & (details.field == "included")]
+    assert set(letters.label) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    words = details[(details.table == "per_word") & (details.field == "absorption_fraction")]
+    assert len(words) > 0 and words.label.str.match(r"^ ?[A-Za-z]+$").all()
+    # a second run reads the prompt activations from the disk cache
+    again = subprocess.run([*run, f"output_dir={tmp_path / 'again'}"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0 and "computing" not in again.stdout + again.stderr
+    same = read_metrics(tmp_path / "again").pivot_table(index="sae_id", columns="metric", values="value")
+    pd.testing.assert_frame_equal(same, m)
