@@ -181,3 +181,33 @@ def test_unnormalised_decoders_give_the_same_absorption():
 
 def test_word_letter_and_vocab_word_dataclass():
     assert Word(5, " apple").letter == "A" and Word(6, "Zed").letter == "Z"
+
+
+def test_cache_reads_the_located_token_and_matches_a_direct_forward(stories):
+    from saebench.cache import ActivationCache
+
+    text = "\n the has the first letter: T\n" + TEMPLATE.format(word=" Lily")
+    end = text.rindex("Lily") + 3
+    cache = ActivationCache(None)
+    x = cache.get_token_at(stories, "blocks.1.hook_resid_post", [text, text], [end, end], context_length=64)
+    ids, index = token_covering(stories.tokenizer, text, end)
+    direct = stories.activations(torch.tensor([[stories.tokenizer.bos_token_id, *ids]]), "blocks.1.hook_resid_post")
+    torch.testing.assert_close(x, direct[0, index + 1].expand(2, -1), atol=1e-5, rtol=1e-5)
+    assert cache.texts_computed == 1 and cache.texts_reused == 0
+    cache.get_token_at(stories, "blocks.1.hook_resid_post", [text], [end - 2], context_length=64)
+    assert cache.texts_computed == 2                      # another position of the same text is another entry
+
+
+def test_token_location_without_offsets():
+    class Words:   # a slow tokenizer: one id per whitespace-separated word, no offset mapping
+        is_fast = False
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [len(w) for w in text.split()]}
+
+    ids, index = token_covering(Words(), "a bb ccc dddd", 7)
+    assert ids == [1, 2, 3, 4] and index == 2
+    from saebench.errors import DataError
+
+    with pytest.raises(DataError, match="outside"):
+        token_covering(Words(), "abc", 9)
