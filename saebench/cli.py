@@ -138,6 +138,7 @@ def _list(args: list[str]) -> int:
     data = {
         "tasks": [{"name": info.name, "version": info.version, "description": info.description,
                    "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "headline": m.headline,
+                                "headline_k": m.headline_k,
                                 "description": m.description} for m in info.metrics]}
                   for _name, info in registry.items()],
         "saes": [vars(sae_config_info(n)) | {"sae_ids": list(sae_config_info(n).sae_ids)}
@@ -229,7 +230,8 @@ def _print_tasks(tasks: list[dict]) -> None:
         width = max(len(m["name"]) for m in task["metrics"])
         for m in task["metrics"]:
             star = "*" if m["headline"] else " "
-            print(f"  {star} {m['name']:<{width}}  {direction[m['higher_is_better']]:<6}  {m['description']}")
+            at_k = f" (headline at k={m['headline_k']})" if m.get("headline_k") is not None else ""
+            print(f"  {star} {m['name']:<{width}}  {direction[m['higher_is_better']]:<6}  {m['description']}{at_k}")
     print("  (* headline; direction = which way is better)\n")
 
 
