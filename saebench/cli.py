@@ -8,7 +8,7 @@ import sys
 
 from saebench.errors import SaeBenchError, did_you_mean
 
-COMMANDS = ("run", "list", "cache")
+COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export")
 CONFIG_GROUPS = ("model", "sae", "corpus", "suite")
 USAGE = """usage: saebench <command> [args]
 
@@ -20,6 +20,12 @@ commands:
                           formats, model/corpus/suite configs
   cache ls|clear          activation stores, baseline fits and judge responses on disk, with sizes;
                           `cache clear [KEY ...|--kind K|--all] [--cache-dir D]`
+  gate --baseline A --candidate B [--config gate.yaml] [--match sae|l0] [--summary gate.md]
+                          fail (exit 1) when the candidate's results are worse than the baseline's
+  leaderboard build RESULTS... -o SITE
+                          a static site: SAE table, metric-vs-L0 frontiers, a page per SAE
+  export saebench-json RESULTS... -o DIR
+                          SAEBench-schema JSON per SAE and eval
 """
 
 
@@ -36,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        return {"run": _run, "list": _list, "cache": _cache}[command](rest)
+        return {"run": _run, "list": _list, "cache": _cache, "gate": _gate, "leaderboard": _leaderboard,
+                "export": _export}[command](rest)
     except SaeBenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -212,6 +219,62 @@ def _cache(args: list[str]) -> int:
         raise ConfigError(f"No cache entry matches {unknown}; `saebench cache ls` lists the keys.")
     freed = clear_entries(chosen)
     print(f"cleared {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {_size(freed)} freed from {root}")
+    return 0
+
+
+def _gate(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="saebench gate")
+    parser.add_argument("--baseline", nargs="+", required=True, help="baseline result folder(s)")
+    parser.add_argument("--candidate", nargs="+", required=True, help="candidate result folder(s)")
+    parser.add_argument("--config", help="gate.yaml: match, z, tolerances, metrics, fail_on_missing")
+    parser.add_argument("--match", choices=("sae", "l0"), help="override the config's pairing")
+    parser.add_argument("--summary", help="write a Markdown summary (e.g. for a pull-request comment)")
+    ns = parser.parse_args(args)
+
+    import dataclasses
+
+    from saebench.gate import GateConfig, run_gate
+
+    config = GateConfig.load(ns.config)
+    if ns.match:
+        config = dataclasses.replace(config, match=ns.match)
+    report = run_gate(ns.baseline, ns.candidate, config)
+    print(report.table())
+    if ns.summary:
+        from pathlib import Path
+
+        Path(ns.summary).write_text(report.markdown())
+    print(f"\ngate {'FAILED' if report.failed else 'passed'}: " + ", ".join(
+        f"{v}: {n}" for v, n in sorted(report.rows["verdict"].value_counts().items())))
+    return 1 if report.failed else 0
+
+
+def _leaderboard(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="saebench leaderboard")
+    parser.add_argument("action", choices=("build",))
+    parser.add_argument("results", nargs="+", help="result folders")
+    parser.add_argument("-o", "--output", required=True, help="site folder to write")
+    parser.add_argument("--title", default="saebench leaderboard")
+    ns = parser.parse_args(args)
+
+    from saebench.leaderboard import build_site
+
+    index = build_site(ns.results, ns.output, title=ns.title)
+    print(f"leaderboard written: {index} (open it in a browser, or serve the folder)")
+    return 0
+
+
+def _export(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="saebench export")
+    parser.add_argument("format", choices=("saebench-json",))
+    parser.add_argument("results", nargs="+", help="result folders")
+    parser.add_argument("-o", "--output", required=True, help="folder for the JSON files")
+    ns = parser.parse_args(args)
+
+    from saebench.leaderboard.export import export_saebench_json
+
+    files = export_saebench_json(ns.results, ns.output)
+    print(f"wrote {len(files)} SAEBench JSON file(s) under {ns.output}")
     return 0
 
 

@@ -49,7 +49,29 @@ def read_manifest(root: str | Path) -> pd.DataFrame:
 
 
 def latest(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Keep the newest row per (sae_id, task, task_version, params_hash, metric, subset, k, dtype)."""
-    key = ["sae_id", "task", "task_version", "params_hash", "metric", "subset", "k", "dtype"]
+    """Keep the newest row per (sae_id, task, task_version, params_hash, metric, subset, k, seed, dtype)."""
+    key = ["sae_id", "task", "task_version", "params_hash", "metric", "subset", "k", "seed", "dtype"]
     ordered = metrics.sort_values("created_at", kind="stable")
     return ordered.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+
+
+def read_many(roots) -> pd.DataFrame:
+    """Metric rows of several result folders, one table."""
+    frames = [read_metrics(r) for r in roots]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else _empty(METRICS_SCHEMA)
+
+
+def representative(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (sae_id, task, metric, subset, k): from the newest run settings (task version and
+    params) of each (sae_id, task); the aggregate over seeds (seed null) when there is one, else the
+    newest row. What leaderboards and gates compare."""
+    if metrics.empty:
+        return metrics
+    rows = latest(metrics)
+    newest = rows.sort_values("created_at", kind="stable").groupby(["sae_id", "task"], sort=False).tail(1)
+    chosen = newest[["sae_id", "task", "task_version", "params_hash"]]
+    rows = rows.merge(chosen, on=["sae_id", "task", "task_version", "params_hash"])
+    rows = rows.assign(_aggregate=rows["seed"].isna()).sort_values(["_aggregate", "created_at"], kind="stable")
+    key = ["sae_id", "task", "metric", "subset", "k"]
+    return rows.drop_duplicates(subset=key, keep="last").drop(columns="_aggregate").reset_index(drop=True)

@@ -1,0 +1,230 @@
+"""Regression gate: compare a candidate's results with a baseline's, per (task, metric, subset, k).
+
+Two ways to pair rows:
+- `match: sae` (default) pairs the same SAE id in both folders (a new code version, a retrained SAE);
+- `match: l0` compares each candidate SAE with the baseline's frontier at the candidate's own L0: for a
+  metric, the baseline SAEs' best values along L0 (Pareto frontier, in the metric's direction), linearly
+  interpolated in log L0. A candidate outside the baseline's L0 range has no match (reported).
+
+A row is worse when it moves against the metric's direction by more than the allowed tolerance:
+`z * sqrt(se_a^2 + se_b^2)` when both rows carry a standard error, else `abs + rel * |baseline|` from the
+config (per metric, falling back to the default). Metrics without a direction are reported, never gated.
+A baseline metric missing from the candidate is reported and fails the gate unless `fail_on_missing`
+is false.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from saebench.errors import ConfigError
+from saebench.frontier import frontier, interpolate_log
+from saebench.metrics import discover
+from saebench.results import read_many, representative
+
+KEY = ["task", "metric", "subset", "k"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    abs: float = 0.0
+    rel: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateConfig:
+    """What to gate and how strictly (a YAML file, `--config gate.yaml`)."""
+
+    match: str = "sae"                          # sae | l0
+    z: float = 2.0
+    default: Tolerance = Tolerance(abs=1e-6, rel=0.01)
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)   # "task/metric" or "metric" -> tolerance
+    metrics: list[str] | None = None            # "task/metric" to gate; None = every headline metric
+    fail_on_missing: bool = True
+
+    def __post_init__(self) -> None:
+        if self.match not in ("sae", "l0"):
+            raise ConfigError(f"gate match must be 'sae' or 'l0', got {self.match!r}.")
+        if self.z <= 0:
+            raise ConfigError(f"gate z must be positive, got {self.z}.")
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> GateConfig:
+        if path is None:
+            return cls()
+        from omegaconf import OmegaConf
+
+        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
+        valid = {"match", "z", "default", "tolerances", "metrics", "fail_on_missing"}
+        unknown = sorted(set(raw) - valid)
+        if unknown:
+            raise ConfigError(f"Unknown key(s) {unknown} in gate config {str(path)!r}. Valid: {sorted(valid)}.")
+        try:
+            raw["default"] = Tolerance(**raw.get("default", {"abs": 1e-6, "rel": 0.01}))
+            raw["tolerances"] = {k: Tolerance(**v) for k, v in (raw.get("tolerances") or {}).items()}
+        except TypeError as e:
+            raise ConfigError(f"Gate config {str(path)!r}: a tolerance takes `abs` and `rel` ({e}).") from e
+        return cls(**raw)
+
+    def tolerance(self, task: str, metric: str) -> Tolerance:
+        return self.tolerances.get(f"{task}/{metric}") or self.tolerances.get(metric) or self.default
+
+
+@dataclass
+class GateReport:
+    rows: pd.DataFrame          # one row per comparison
+    config: GateConfig
+
+    @property
+    def failed(self) -> bool:
+        bad = self.rows["verdict"] == "worse"
+        if self.config.fail_on_missing:
+            bad |= self.rows["verdict"] == "missing"
+        return bool(bad.any())
+
+    def table(self) -> str:
+        cols = ["sae_id", "task", "metric", "subset", "k", "baseline", "candidate", "delta", "allowed", "verdict"]
+        with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
+            return self.rows[cols].to_string(index=False, na_rep="")
+
+    def markdown(self) -> str:
+        counts = self.rows["verdict"].value_counts().to_dict()
+        status = "FAILED" if self.failed else "passed"
+        lines = [f"## saebench gate: {status}", "",
+                 f"match: `{self.config.match}`; " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())), "",
+                 "| SAE | task | metric | subset | k | baseline | candidate | delta | allowed | verdict |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        order = {"worse": 0, "missing": 1, "no-match": 2, "better": 3, "ok": 4, "info": 5}
+        for r in self.rows.sort_values("verdict", key=lambda s: s.map(order), kind="stable").itertuples():
+            cells = [r.sae_id, r.task, r.metric, _cell(r.subset), _cell(r.k), _num(r.baseline), _num(r.candidate),
+                     _num(r.delta), _num(r.allowed), ("**worse**" if r.verdict == "worse" else r.verdict)]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def _cell(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v) if isinstance(v, float) else v)
+
+
+def _num(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
+
+
+def _directions() -> dict[tuple[str, str], tuple[bool | None, bool]]:
+    out = {}
+    for name, info in discover().items():
+        for m in info.metrics:
+            out[(name, m.name)] = (m.higher_is_better, m.headline)
+    return out
+
+
+def _selected(rows: pd.DataFrame, config: GateConfig, directions) -> pd.DataFrame:
+    if config.metrics is not None:
+        wanted = set(config.metrics)
+        mask = [f"{t}/{m}" in wanted or m in wanted for t, m in zip(rows["task"], rows["metric"], strict=True)]
+    else:
+        mask = [directions.get((t, m), (None, False))[1] for t, m in zip(rows["task"], rows["metric"], strict=True)]
+    return rows[np.asarray(mask, dtype=bool)]
+
+
+def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, config: GateConfig) -> GateReport:
+    """Compare representative rows of two result tables (see the module docstring)."""
+    directions = _directions()
+    base = _selected(representative(baseline), config, directions)
+    cand = _selected(representative(candidate), config, directions)
+    if base.empty:
+        raise ConfigError("The baseline has no rows for the gated metrics; check --baseline and the gate config.")
+    if config.match == "sae":
+        pairs = _pair_by_sae(base, cand)
+    else:
+        pairs = _pair_by_l0(base, cand, representative(baseline), representative(candidate), directions)
+    records = []
+    for p in pairs:
+        hib = directions.get((p["task"], p["metric"]), (None, False))[0]
+        records.append({**p, **_verdict(p, hib, config)})
+    cols = ["sae_id", "task", "metric", "subset", "k", "baseline", "baseline_stderr", "candidate", "candidate_stderr",
+            "delta", "allowed", "verdict"]
+    return GateReport(pd.DataFrame.from_records(records, columns=cols), config)
+
+
+def _pair_by_sae(base: pd.DataFrame, cand: pd.DataFrame) -> list[dict]:
+    merged = base.merge(cand, on=["sae_id", *KEY], how="left", suffixes=("_b", "_c"))
+    out = []
+    for r in merged.itertuples():
+        out.append({"sae_id": r.sae_id, "task": r.task, "metric": r.metric, "subset": r.subset, "k": r.k,
+                    "baseline": r.value_b, "baseline_stderr": r.stderr_b,
+                    "candidate": r.value_c, "candidate_stderr": r.stderr_c})
+    return out
+
+
+def _l0_of(rows: pd.DataFrame) -> dict[str, float]:
+    l0 = rows[(rows["task"] == "core") & (rows["metric"] == "l0") & rows["subset"].isna() & rows["k"].isna()]
+    return dict(zip(l0["sae_id"], l0["value"], strict=True))
+
+
+def _pair_by_l0(base, cand, base_all, cand_all, directions) -> list[dict]:
+    base_l0, cand_l0 = _l0_of(base_all), _l0_of(cand_all)
+    if not base_l0 or not cand_l0:
+        raise ConfigError("match: l0 needs the core task's `l0` metric in both the baseline and the candidate.")
+    out = []
+    for (task, metric, subset, k), group in base.groupby(KEY, dropna=False, sort=False):
+        hib = directions.get((task, metric), (None, False))[0]
+        group = group[group["sae_id"].isin(base_l0)]
+        xs, ys = frontier(np.array([base_l0[s] for s in group["sae_id"]]), group["value"].to_numpy(dtype=float),
+                          True if hib is None else hib)
+        matches = cand[(cand["task"] == task) & (cand["metric"] == metric)
+                       & _same(cand["subset"], subset) & _same(cand["k"], k)]
+        by_sae = dict(zip(matches["sae_id"], matches.itertuples(), strict=True))
+        for sae_id, l0 in cand_l0.items():
+            row = by_sae.get(sae_id)
+            expected = interpolate_log(l0, xs, ys)
+            out.append({"sae_id": sae_id, "task": task, "metric": metric, "subset": subset, "k": k,
+                        "baseline": expected, "baseline_stderr": float("nan"),
+                        "candidate": float("nan") if row is None else row.value,
+                        "candidate_stderr": float("nan") if row is None else row.stderr,
+                        "_no_match": math.isnan(expected)})
+    return out
+
+
+def _same(series: pd.Series, value) -> pd.Series:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return series.isna()
+    return series == value
+
+
+def _verdict(p: dict, higher_is_better: bool | None, config: GateConfig) -> dict:
+    base, cand = p["baseline"], p["candidate"]
+    if p.pop("_no_match", False):
+        return {"delta": float("nan"), "allowed": float("nan"), "verdict": "no-match"}
+    if cand is None or (isinstance(cand, float) and math.isnan(cand)):
+        return {"delta": float("nan"), "allowed": float("nan"), "verdict": "missing"}
+    delta = float(cand) - float(base)
+    se_b, se_c = p.get("baseline_stderr"), p.get("candidate_stderr")
+    if _finite(se_b) and _finite(se_c):
+        allowed = config.z * math.sqrt(se_b ** 2 + se_c ** 2)
+    else:
+        tol = config.tolerance(p["task"], p["metric"])
+        allowed = tol.abs + tol.rel * abs(float(base))
+    if higher_is_better is None:
+        return {"delta": delta, "allowed": allowed, "verdict": "info"}
+    worse_by = -delta if higher_is_better else delta
+    verdict = "worse" if worse_by > allowed else ("better" if -worse_by > allowed else "ok")
+    return {"delta": delta, "allowed": allowed, "verdict": verdict}
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def run_gate(baseline: list[str], candidate: list[str], config: GateConfig) -> GateReport:
+    """Read the result folders and compare them."""
+    for root in [*baseline, *candidate]:
+        if not (Path(root) / "metrics").is_dir():
+            raise ConfigError(f"{root!r} is not a saebench results folder (no metrics/ inside).")
+    return compare(read_many(baseline), read_many(candidate), config)

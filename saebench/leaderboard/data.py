@@ -1,0 +1,97 @@
+"""The leaderboard's tables, from result folders only (never from models or SAEs)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from saebench.metrics import discover
+from saebench.results import read_details, read_many, representative
+
+
+@dataclass(frozen=True)
+class Column:
+    """A headline metric column: which rows, how to label it, which way is better."""
+
+    task: str
+    metric: str
+    k: int | None
+    higher_is_better: bool | None
+    description: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.metric}" + ("" if self.k is None else f"@{self.k}")
+
+    @property
+    def label(self) -> str:
+        return self.metric + ("" if self.k is None else f"@{self.k}")
+
+    @property
+    def arrow(self) -> str:
+        return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
+
+
+@dataclass
+class Board:
+    rows: pd.DataFrame          # representative metric rows (one per sae, task, metric, subset, k)
+    saes: pd.DataFrame          # one row per SAE: facts + "<column key>" values and "<column key>:se"
+    columns: list[Column]
+    details: pd.DataFrame
+
+
+def page_name(sae_id: str) -> str:
+    """A safe, collision-free file name for an SAE's page."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", sae_id).strip("._")[:60] or "sae"
+    return f"{slug}-{hashlib.sha1(sae_id.encode()).hexdigest()[:8]}.html"
+
+
+def headline_columns(rows: pd.DataFrame) -> list[Column]:
+    registry = discover()
+    present = set(zip(rows["task"], rows["metric"], strict=True))
+    cols = []
+    for task in sorted(set(rows["task"]), key=lambda t: (t != "core", t)):
+        if task not in registry:
+            continue
+        for m in registry.get(task).metrics:
+            if m.headline and (task, m.name) in present:
+                cols.append(Column(task, m.name, m.headline_k, m.higher_is_better, m.description))
+    return cols
+
+
+def load_board(roots: list[str]) -> Board:
+    rows = representative(read_many(roots))
+    if rows.empty:
+        raise ValueError(f"No metric rows under {roots}; run `saebench run` first.")
+    columns = headline_columns(rows)
+    facts = (rows.sort_values("created_at").groupby("sae_id", sort=True)
+             .agg(model=("model", "last"), hook=("hook", "last"), architecture=("architecture", "last"),
+                  d_sae=("d_sae", "last"), d_in=("d_in", "last"), sae_source=("sae_source", "last")))
+    table = facts.copy()
+    overall = rows[rows["subset"].isna()]
+    for col in columns:
+        sel = overall[(overall["task"] == col.task) & (overall["metric"] == col.metric)
+                      & (overall["k"].isna() if col.k is None else overall["k"] == col.k)]
+        table[col.key] = sel.set_index("sae_id")["value"]
+        table[col.key + ":se"] = sel.set_index("sae_id")["stderr"]
+    l0 = overall[(overall["task"] == "core") & (overall["metric"] == "l0")].set_index("sae_id")["value"]
+    table["l0"] = l0
+    table = table.reset_index()
+    table["page"] = table["sae_id"].map(page_name)
+    table["is_baseline"] = table["sae_source"].fillna("").str.startswith("baseline")
+    details = pd.concat([read_details(r) for r in roots], ignore_index=True)
+    return Board(rows, table, columns, details)
+
+
+def fmt(value, stderr=None) -> str:
+    """'0.123 ± 0.004' (4 significant digits), '' for missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = f"{value:.4g}"
+    if stderr is not None and not (isinstance(stderr, float) and math.isnan(stderr)):
+        text += f" ± {stderr:.2g}"
+    return text

@@ -1,0 +1,161 @@
+"""`saebench export saebench-json`: SAEBench-schema JSON per SAE and eval, from result folders.
+
+Each file follows SAEBench's BaseEvalOutput (`eval_type_id, eval_config, eval_id,
+datetime_epoch_millis, eval_result_metrics, eval_result_details, sae_bench_commit_hash, sae_lens_id,
+sae_lens_release_id, sae_lens_version, sae_cfg_dict, eval_result_unstructured`) with SAEBench's
+metric names and categories where a saebench metric has a SAEBench counterpart. Values are saebench's
+(see each plugin's README for where the definitions deliberately differ); `eval_config` is saebench's
+task parameters. Tasks SAEBench does not have are exported under their own name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from saebench.leaderboard.data import page_name
+from saebench.results import read_details, read_many, representative
+
+CORE_CATEGORIES = {
+    "model_behavior_preservation": ["kl_div_score", "kl_div_with_ablation", "kl_div_with_sae"],
+    "model_performance_preservation": ["ce_loss_score", "ce_loss_with_ablation", "ce_loss_with_sae",
+                                       "ce_loss_without_sae"],
+    "reconstruction_quality": ["explained_variance", "mse", "cossim"],
+    "shrinkage": ["l2_norm_in", "l2_norm_out", "l2_ratio", "relative_reconstruction_bias"],
+    "sparsity": ["l0", "l1"],
+    "misc_metrics": ["freq_over_1_percent", "freq_over_10_percent", "frac_alive"],
+}
+EVAL_TYPE = {"absorption": "absorption_first_letter"}
+
+
+def _clean(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v)
+
+
+def _overall(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["subset"].isna()]
+
+
+def _value(rows: pd.DataFrame, metric: str, k=None, subset=None):
+    sel = rows[(rows["metric"] == metric) & (rows["k"].isna() if k is None else rows["k"] == k)
+               & (rows["subset"].isna() if subset is None else rows["subset"] == subset)]
+    return _clean(sel["value"].iloc[0]) if len(sel) else None
+
+
+def _core(rows, details):
+    metrics = {cat: {m: _value(rows, m) for m in names} for cat, names in CORE_CATEGORIES.items()}
+    latent = details[(details["table"] == "latent") & (details["field"] == "density")].sort_values("item")
+    per_latent = [{"index": int(i), "feature_density": _clean(v)} for i, v in zip(latent["item"], latent["value"],
+                                                                                     strict=True)]
+    return metrics, per_latent, None
+
+
+def _sparse_probing(rows, details):
+    ks = sorted({int(k) for k in rows["k"].dropna()})
+    metrics = {"llm": {"llm_test_accuracy": _value(rows, "llm_accuracy"),
+                       **{f"llm_top_{k}_test_accuracy": _value(rows, "llm_top_k_accuracy", k) for k in ks}},
+               "sae": {"sae_test_accuracy": _value(rows, "sae_accuracy"),
+                       **{f"sae_top_{k}_test_accuracy": _value(rows, "sae_top_k_accuracy", k) for k in ks}}}
+    per_dataset = []
+    for dataset in sorted(rows["subset"].dropna().unique()):
+        entry = {"dataset_name": f"{dataset}_results", "llm_test_accuracy": _value(rows, "llm_accuracy", None, dataset),
+                 "sae_test_accuracy": _value(rows, "sae_accuracy", None, dataset)}
+        for k in ks:
+            entry[f"llm_top_{k}_test_accuracy"] = _value(rows, "llm_top_k_accuracy", k, dataset)
+            entry[f"sae_top_{k}_test_accuracy"] = _value(rows, "sae_top_k_accuracy", k, dataset)
+        per_dataset.append(entry)
+    return metrics, per_dataset, None
+
+
+def _scr(rows, details):
+    ns = sorted({int(k) for k in rows["k"].dropna()})
+    names = {"scr_dir1": "scr_dir1_threshold_{}", "scr": "scr_metric_threshold_{}", "scr_dir2": "scr_dir2_threshold_{}"}
+
+    def block(subset):
+        return {fmt.format(n): _value(rows, m, n, subset) for n in ns for m, fmt in names.items()}
+
+    pairs = sorted(rows["subset"].dropna().unique())
+    return {"scr_metrics": block(None)}, [{"dataset_name": f"{p}_results", **block(p)} for p in pairs], None
+
+
+def _tpp(rows, details):
+    ns = sorted({int(k) for k in rows["k"].dropna()})
+    names = {"tpp": "tpp_threshold_{}_total_metric", "tpp_intended": "tpp_threshold_{}_intended_diff_only",
+             "tpp_unintended": "tpp_threshold_{}_unintended_diff_only"}
+
+    def block(subset):
+        return {fmt.format(n): _value(rows, m, n, subset) for n in ns for m, fmt in names.items()}
+
+    datasets = sorted(rows["subset"].dropna().unique())
+    return {"tpp_metrics": block(None)}, [{"dataset_name": f"{d}_tpp_results", **block(d)} for d in datasets], None
+
+
+def _absorption(rows, details):
+    metrics = {"mean": {"mean_absorption_fraction_score": _value(rows, "absorption_fraction"),
+                        "mean_full_absorption_score": _value(rows, "full_absorption_rate"),
+                        "mean_num_split_features": _value(rows, "num_split_features"),
+                        "std_dev_absorption_fraction_score": _value(rows, "absorption_fraction_letter_sd"),
+                        "std_dev_full_absorption_score": _value(rows, "full_absorption_rate_letter_sd")}}
+    letters = details[details["table"] == "per_letter"].pivot_table(index="label", columns="field", values="value")
+    per_letter = []
+    for letter, r in letters.iterrows():
+        if r.get("included", 0) != 1:
+            continue
+        n_tp = int(r["n_true_positives"])
+        per_letter.append({"first_letter": str(letter).lower(),
+                           "mean_absorption_fraction": _clean(r["absorption_fraction"]),
+                           "full_absorption_rate": _clean(r["full_absorption_rate"]),
+                           "num_full_absorption": int(round(r["full_absorption_rate"] * n_tp)),
+                           "num_probe_true_positives": n_tp, "num_split_features": int(r["num_split_features"])})
+    return metrics, per_letter, None
+
+
+def _generic(rows, details):
+    out = {}
+    for r in _overall(rows).itertuples():
+        name = r.metric if pd.isna(r.k) else f"{r.metric}_{int(r.k)}"
+        out[name] = _clean(r.value)
+    return {"metrics": out}, [], None
+
+
+BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp": _tpp, "absorption": _absorption}
+
+
+def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:
+    """Write `<output>/<eval_type_id>/<sae>_eval_results.json` for every (SAE, task); returns the paths."""
+    rows = representative(read_many([str(r) for r in results]))
+    details = pd.concat([read_details(r) for r in results], ignore_index=True)
+    out = Path(output)
+    written = []
+    for (sae_id, task), group in rows.groupby(["sae_id", "task"], sort=True):
+        group = group[group["seed"].isna()] if group["seed"].isna().any() else group
+        mine = details[(details["sae_id"] == sae_id) & (details["task"] == task)]
+        mine = mine[mine["params_hash"] == group["params_hash"].iloc[0]] if len(mine) else mine
+        metrics, per_item, unstructured = BUILDERS.get(task, _generic)(group, mine)
+        first = group.sort_values("created_at").iloc[-1]
+        record = {
+            "eval_type_id": EVAL_TYPE.get(task, task),
+            "eval_config": json.loads(first["params_json"]) if first["params_json"] else {},
+            "eval_id": first["run_id"],
+            "datetime_epoch_millis": int(pd.Timestamp(first["created_at"]).timestamp() * 1000),
+            "eval_result_metrics": metrics,
+            "eval_result_details": per_item,
+            "sae_bench_commit_hash": first["git_sha"] or "Unknown",
+            "sae_lens_id": sae_id,
+            "sae_lens_release_id": first["sae_source"],
+            "sae_lens_version": None,
+            "sae_cfg_dict": json.loads(first["sae_json"]) if first["sae_json"] else None,
+            "eval_result_unstructured": unstructured,
+            "saebench": {"task": task, "task_version": first["task_version"], "version": first["saebench_version"],
+                         "model": first["model"], "hook": first["hook"], "dtype": first["dtype"]},
+        }
+        path = out / record["eval_type_id"] / page_name(sae_id).replace(".html", "_eval_results.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, default=str))
+        written.append(path)
+    return written

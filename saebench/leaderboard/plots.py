@@ -1,0 +1,71 @@
+"""Metric-vs-L0 plots as inline SVG (matplotlib): one series per architecture, error bars, each
+architecture's Pareto frontier, and baselines (identity/PCA/random/...) as reference lines."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from saebench.frontier import frontier  # noqa: E402
+from saebench.leaderboard.data import Column  # noqa: E402
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]          # drop the XML prolog and doctype: inline SVG
+
+
+def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
+    """SVG of `col` against L0, or None when no SAE has both."""
+    data = saes[saes[col.key].notna() & saes["l0"].notna() & (saes["l0"] > 0)]
+    trained = data[~data["is_baseline"]]
+    baselines = data[data["is_baseline"]]
+    if trained.empty and baselines.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (arch, group) in enumerate(sorted(trained.groupby("architecture"), key=lambda g: g[0])):
+        c = colors[i % len(colors)]
+        se = group[col.key + ":se"].to_numpy(dtype=float)
+        ax.errorbar(group["l0"], group[col.key], yerr=np.where(np.isfinite(se), se, 0), fmt="o", color=c,
+                    label=str(arch), capsize=3, markersize=5, alpha=0.85)
+        if len(group) > 1 and col.higher_is_better is not None:
+            xs, ys = frontier(group["l0"].to_numpy(dtype=float), group[col.key].to_numpy(dtype=float),
+                              col.higher_is_better)
+            ax.step(xs, ys, where="post", color=c, linewidth=1.2, alpha=0.9)
+    for j, b in enumerate(baselines.itertuples()):
+        value = data.loc[b.Index, col.key]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        ax.axhline(value, color="0.4", linestyle=("--", ":", "-.")[j % 3], linewidth=1,
+                   label=f"baseline {b.sae_id}")
+    ax.set_xscale("log")
+    ax.set_xlabel("L0 (active latents per token, log scale)")
+    direction = {True: " (higher is better)", False: " (lower is better)", None: ""}[col.higher_is_better]
+    ax.set_ylabel(col.label + direction)
+    ax.set_title(f"{col.task}: {col.label} vs L0")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="best")
+    return _svg(fig)
+
+
+def density_histogram(density: np.ndarray) -> str:
+    """Histogram of log10 per-latent firing density (dead latents counted apart)."""
+    alive = density[density > 0]
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    if len(alive):
+        ax.hist(np.log10(alive), bins=40, color="#4472c4")
+    ax.set_xlabel("log10 firing density")
+    ax.set_ylabel("latents")
+    ax.set_title(f"latent density ({int((density <= 0).sum())} dead of {len(density)})")
+    return _svg(fig)
