@@ -1,0 +1,119 @@
+"""The regression gate on fixture results: identical, planted regression, noise, missing, matched L0."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from saebench.cli import main
+from saebench.frontier import frontier, interpolate_log
+from saebench.gate import GateConfig, Tolerance, run_gate
+from tests.results_fixture import write_fixture
+
+
+def test_frontier_and_log_interpolation_known_answers():
+    l0 = np.array([10.0, 20.0, 40.0, 15.0, 80.0])
+    fvu = np.array([0.5, 0.3, 0.35, 0.6, 0.1])
+    xs, ys = frontier(l0, fvu, higher_is_better=False)
+    assert xs.tolist() == [10.0, 20.0, 80.0] and ys.tolist() == [0.5, 0.3, 0.1]   # (15, .6), (40, .35) dominated
+    assert interpolate_log(math.sqrt(20 * 80), xs, ys) == pytest.approx(0.2)       # halfway in log L0
+    assert math.isnan(interpolate_log(5.0, xs, ys)) and math.isnan(interpolate_log(100.0, xs, ys))
+    xs, ys = frontier(l0, -fvu, higher_is_better=True)
+    assert xs.tolist() == [10.0, 20.0, 80.0]
+
+
+def test_identical_results_pass(tmp_path):
+    write_fixture(tmp_path / "a")
+    write_fixture(tmp_path / "b", run="run-b", minutes=5)
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    assert not report.failed
+    gated = report.rows[report.rows.verdict != "info"]
+    # 18 SAEs x (fvu, ce_loss_score, ce_loss_increase, kl_div_score, sparse probing @1) + the PCA baseline's 2
+    assert set(gated.verdict) == {"ok"} and len(gated) == 18 * 5 + 2
+    assert set(report.rows[report.rows.metric == "l0"].verdict) == {"info"}   # no direction: never gated
+
+
+def test_planted_regression_fails_and_is_named(tmp_path, capsys):
+    write_fixture(tmp_path / "a")
+    write_fixture(tmp_path / "b", fvu_shift={"topk/w4096/l0_50": 0.05}, run="run-b")
+    summary = tmp_path / "gate.md"
+    code = main(["gate", "--baseline", str(tmp_path / "a"), "--candidate", str(tmp_path / "b"),
+                 "--summary", str(summary)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "gate FAILED" in out
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    worse = report.rows[report.rows.verdict == "worse"]
+    assert set(zip(worse.sae_id, worse.metric, strict=True)) >= {("topk/w4096/l0_50", "fvu")}
+    row = worse[worse.metric == "fvu"].iloc[0]
+    assert row.delta == pytest.approx(0.05) and row.allowed == pytest.approx(1e-6 + 0.01 * row.baseline)
+    text = summary.read_text()
+    assert text.startswith("## saebench gate: FAILED") and "| topk/w4096/l0_50 | core | fvu |" in text
+    assert text.index("**worse**") < text.index("| ok |")               # regressions listed first
+
+
+def test_change_within_noise_passes_and_stderr_sets_the_tolerance(tmp_path):
+    write_fixture(tmp_path / "a")
+    # ce_loss_score carries stderr 0.002 on both sides: allowed = 2 * sqrt(2) * 0.002 = 0.00566
+    # fvu 0.01 worse moves ce_loss_score by 0.0025 (within noise); fvu itself has no stderr, so its tolerance
+    # comes from the config: the default 1% of 0.6 fails, an absolute 0.015 passes
+    write_fixture(tmp_path / "b", fvu_shift={"relu/w1024/l0_20": 0.01}, run="run-b")
+    cfg = GateConfig(tolerances={"core/fvu": Tolerance(abs=0.015)})
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], cfg)
+    assert not report.failed
+    ce = report.rows[(report.rows.sae_id == "relu/w1024/l0_20") & (report.rows.metric == "ce_loss_score")].iloc[0]
+    assert ce.allowed == pytest.approx(2 * math.sqrt(2) * 0.002) and ce.verdict == "ok"
+    strict = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    assert strict.failed                                                  # 0.01 > 1% of 0.6 without the override
+
+
+def test_missing_metrics_are_reported_and_fail_by_default(tmp_path):
+    write_fixture(tmp_path / "a")
+    write_fixture(tmp_path / "b", drop={"kl_div_score"}, run="run-b")
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    missing = report.rows[report.rows.verdict == "missing"]
+    assert len(missing) == 18 and set(missing.metric) == {"kl_div_score"} and report.failed
+    lenient = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(fail_on_missing=False))
+    assert not lenient.failed and "missing" in lenient.markdown()
+
+
+def test_matched_l0_compares_with_the_baseline_frontier(tmp_path):
+    write_fixture(tmp_path / "a")
+    # the candidate: one new SAE at L0 = sqrt(20 * 50) whose fvu beats the baseline frontier there
+    from saebench.metrics.api import MetricValue
+    from saebench.results import ResultWriter
+    from tests.results_fixture import fvu_of, stamp
+
+    l0 = math.sqrt(20 * 50)
+    frontier_there = (fvu_of("jumprelu", 4096, 20) + fvu_of("jumprelu", 4096, 50)) / 2   # linear in log L0
+    w = ResultWriter(tmp_path / "b")
+    for name, fvu in (("new/good", frontier_there - 0.01), ("new/bad", frontier_there + 0.05)):
+        w.write_unit(stamp(name, "core", "newarch", 4096, "run-b"),
+                     [MetricValue(metric="fvu", value=fvu), MetricValue(metric="l0", value=l0)], [], 1.0)
+    w.write_unit(stamp("new/sparse", "core", "newarch", 4096, "run-b"),
+                 [MetricValue(metric="fvu", value=0.1), MetricValue(metric="l0", value=5.0)], [], 1.0)
+    cfg = GateConfig(match="l0", metrics=["core/fvu"], fail_on_missing=False)
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], cfg)
+    by = report.rows.set_index("sae_id")
+    assert by.loc["new/good", "baseline"] == pytest.approx(frontier_there)
+    assert by.loc["new/good", "verdict"] == "better" and by.loc["new/bad", "verdict"] == "worse"
+    assert by.loc["new/sparse", "verdict"] == "no-match"                 # L0 5 is below the baseline's range
+    assert report.failed
+
+
+def test_bad_gate_inputs_give_clear_errors(tmp_path):
+    from saebench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a saebench results folder"):
+        run_gate([str(tmp_path)], [str(tmp_path)], GateConfig())
+    with pytest.raises(ConfigError, match="match must be"):
+        GateConfig(match="width")
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text("z: 3\nthreshold: 1\n")
+    with pytest.raises(ConfigError, match="Unknown key"):
+        GateConfig.load(cfg)
+    cfg.write_text("z: 3\ndefault: {abs: 0.1}\ntolerances: {fvu: {rel: 0.2}}\nmetrics: [core/fvu]\n")
+    loaded = GateConfig.load(cfg)
+    assert loaded.z == 3 and loaded.tolerance("core", "fvu").rel == 0.2 and loaded.tolerance("core", "l0").abs == 0.1

@@ -1,0 +1,113 @@
+"""Leaderboard build and SAEBench-JSON export on fixture results: golden table and frontier, escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from saebench.frontier import frontier
+from saebench.leaderboard import build_site
+from saebench.leaderboard.data import load_board, page_name
+from saebench.leaderboard.export import export_saebench_json
+from saebench.metrics.api import Details, MetricValue
+from saebench.results import ResultWriter
+from tests.results_fixture import ARCHS, L0S, WIDTHS, fvu_of, stamp, write_fixture
+
+
+@pytest.fixture
+def results(tmp_path):
+    write_fixture(tmp_path / "old")                                             # an older run ...
+    truth = write_fixture(tmp_path / "new", fvu_shift={"relu/w1024/l0_20": -0.1}, minutes=30, run="run-new")
+    return tmp_path, truth
+
+
+def test_board_keeps_the_newest_row_and_the_seed_aggregate(results):
+    tmp, truth = results
+    board = load_board([str(tmp / "old"), str(tmp / "new")])
+    saes = board.saes.set_index("sae_id")
+    assert len(saes) == len(ARCHS) * len(WIDTHS) * len(L0S) + 1
+    for sae_id, t in truth.items():
+        assert saes.loc[sae_id, "core/fvu"] == pytest.approx(t["fvu"])           # the newer run wins
+        assert saes.loc[sae_id, "sparse_probing/sae_top_k_accuracy@1"] == pytest.approx(t["sp"])   # aggregate
+        assert saes.loc[sae_id, "sparse_probing/sae_top_k_accuracy@1:se"] > 0
+    assert saes.loc["relu/w1024/l0_20", "core/fvu"] == pytest.approx(fvu_of("relu", 1024, 20) - 0.1)
+    assert bool(saes.loc["baseline/pca64", "is_baseline"]) and not saes["is_baseline"].drop("baseline/pca64").any()
+    keys = [c.key for c in board.columns]
+    assert keys[:3] == ["core/fvu", "core/l0", "core/ce_loss_increase"]
+    assert "sparse_probing/sae_top_k_accuracy@1" in keys
+
+
+def test_frontier_per_architecture_golden(results):
+    tmp, _ = results
+    saes = load_board([str(tmp / "new")]).saes
+    topk = saes[saes.architecture == "topk"]
+    xs, ys = frontier(topk.l0.to_numpy(), topk["core/fvu"].to_numpy(), higher_is_better=False)
+    assert xs.tolist() == list(L0S)
+    assert ys.tolist() == pytest.approx([fvu_of("topk", 4096, l0) for l0 in L0S])     # the wide SAEs dominate
+    ce = saes[saes.architecture == "jumprelu"]
+    xs, ys = frontier(ce.l0.to_numpy(), ce["core/ce_loss_score"].to_numpy(), higher_is_better=True)
+    assert ys.tolist() == pytest.approx([1 - fvu_of("jumprelu", 4096, l0) / 4 for l0 in L0S])
+
+
+def test_site_table_plots_and_pages(results):
+    tmp, truth = results
+    index = build_site([str(tmp / "old"), str(tmp / "new")], tmp / "site", title="Fixture board")
+    html = index.read_text()
+    assert "<title>Fixture board</title>" in html and "http" not in html.split("<body>")[0]   # no CDN
+    rows = re.findall(r"<tr[^>]*data-sae=\"([^\"]+)\"", html)
+    assert len(rows) == 19 and "topk/w4096/l0_50" in rows
+    row = html[html.index('data-sae="jumprelu/w4096/l0_120"'):]
+    row = row[:row.index("</tr>")]
+    assert f'data-value="{float(truth["jumprelu/w4096/l0_120"]["fvu"])!r}"' in row
+    assert "fvu ↓" in html and "ce_loss_score ↑" in html and "±" in html
+    figures = html.count("<figure>")
+    assert figures == 5 and html.count("<svg") == 5               # every headline metric but l0, vs L0
+    for sae_id in rows:
+        page = (tmp / "site" / "sae" / page_name(sae_id)).read_text()
+        assert 'href="../index.html"' in page and "run-new" in page
+    relu = (tmp / "site" / "sae" / page_name("relu/w1024/l0_20")).read_text()
+    assert "per-latent density" in relu and "<svg" in relu and "params_hash" in relu
+    data = json.loads((tmp / "site" / "leaderboard.json").read_text())
+    assert {d["sae_id"] for d in data} == set(rows)
+
+
+def test_every_string_from_results_is_escaped(tmp_path):
+    evil = '<script>alert("sae")</script>'
+    arch = "<img src=x onerror=alert(1)>"
+    w = ResultWriter(tmp_path / "r")
+    w.write_unit(stamp(evil, "core", arch, 128), [MetricValue(metric="fvu", value=0.2),
+                                                  MetricValue(metric="l0", value=10.0)],
+                 [Details("weird", np.arange(2), {"x<y": np.array([1.0, 2.0])}, labels=["<b>bold</b>", "a&b"])], 1.0)
+    index = build_site([str(tmp_path / "r")], tmp_path / "site")
+    pages = [index.read_text(), *(p.read_text() for p in (tmp_path / "site" / "sae").glob("*.html"))]
+    for page in pages:
+        assert evil not in page and arch not in page and "<b>bold</b>" not in page
+        assert page.count("<script>") <= 1 and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+    assert "&lt;script&gt;alert(&quot;sae&quot;)&lt;/script&gt;" in pages[0]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in pages[1] and "x&lt;y" in pages[1]
+
+
+def test_export_saebench_json(results):
+    tmp, truth = results
+    files = export_saebench_json([str(tmp / "new")], tmp / "json")
+    assert len(files) == 18 * 2 + 1
+    core = json.loads((tmp / "json" / "core" / page_name("topk/w4096/l0_50").replace(".html", "_eval_results.json"))
+                      .read_text())
+    assert core["eval_type_id"] == "core" and core["sae_lens_id"] == "topk/w4096/l0_50"
+    for key in ("eval_config", "eval_id", "datetime_epoch_millis", "eval_result_metrics", "eval_result_details",
+                "sae_bench_commit_hash", "sae_lens_release_id", "sae_lens_version", "sae_cfg_dict",
+                "eval_result_unstructured"):
+        assert key in core
+    assert core["eval_result_metrics"]["sparsity"]["l0"] == 50.0
+    assert core["eval_result_metrics"]["reconstruction_quality"]["explained_variance"] is None   # not in fixture
+    assert core["eval_result_metrics"]["model_performance_preservation"]["ce_loss_score"] == pytest.approx(
+        1 - truth["topk/w4096/l0_50"]["fvu"] / 4)
+    assert len(core["eval_result_details"]) == 16 and "feature_density" in core["eval_result_details"][0]
+    sp = json.loads((tmp / "json" / "sparse_probing" / page_name("topk/w4096/l0_50")
+                     .replace(".html", "_eval_results.json")).read_text())
+    assert sp["eval_result_metrics"]["sae"]["sae_top_1_test_accuracy"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
+    assert pd.Timestamp(sp["datetime_epoch_millis"], unit="ms").year == 2026
