@@ -9,8 +9,8 @@ Two ways to pair rows:
 A row is worse when it moves against the metric's direction by more than the allowed tolerance:
 `z * sqrt(se_a^2 + se_b^2)` when both rows carry a standard error, else `abs + rel * |baseline|` from the
 config (per metric, falling back to the default). Metrics without a direction are reported, never gated.
-A baseline metric missing from the candidate is reported and fails the gate unless `fail_on_missing`
-is false.
+A baseline metric missing from the candidate (or defined in the baseline and NaN in the candidate) is
+reported and fails the gate unless `fail_on_missing` is false; NaN in both is "ok".
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class GateReport:
     def failed(self) -> bool:
         bad = self.rows["verdict"] == "worse"
         if self.config.fail_on_missing:
-            bad |= self.rows["verdict"] == "missing"
+            bad |= self.rows["verdict"].isin(["missing", "undefined"])
         return bool(bad.any())
 
     def table(self) -> str:
@@ -100,7 +100,7 @@ class GateReport:
                  f"match: `{self.config.match}`; " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())), "",
                  "| SAE | task | metric | subset | k | baseline | candidate | delta | allowed | verdict |",
                  "|---|---|---|---|---|---|---|---|---|---|"]
-        order = {"worse": 0, "missing": 1, "no-match": 2, "better": 3, "ok": 4, "info": 5}
+        order = {"worse": 0, "missing": 1, "undefined": 2, "no-match": 3, "better": 4, "ok": 5, "info": 6}
         for r in self.rows.sort_values("verdict", key=lambda s: s.map(order), kind="stable").itertuples():
             cells = [r.sae_id, r.task, r.metric, _cell(r.subset), _cell(r.k), _num(r.baseline), _num(r.candidate),
                      _num(r.delta), _num(r.allowed), ("**worse**" if r.verdict == "worse" else r.verdict)]
@@ -154,12 +154,12 @@ def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, config: GateConfig)
 
 
 def _pair_by_sae(base: pd.DataFrame, cand: pd.DataFrame) -> list[dict]:
-    merged = base.merge(cand, on=["sae_id", *KEY], how="left", suffixes=("_b", "_c"))
+    merged = base.merge(cand, on=["sae_id", *KEY], how="left", suffixes=("_b", "_c"), indicator="presence")
     out = []
     for r in merged.itertuples():
         out.append({"sae_id": r.sae_id, "task": r.task, "metric": r.metric, "subset": r.subset, "k": r.k,
                     "baseline": r.value_b, "baseline_stderr": r.stderr_b,
-                    "candidate": r.value_c, "candidate_stderr": r.stderr_c})
+                    "candidate": r.value_c, "candidate_stderr": r.stderr_c, "_absent": r.presence == "left_only"})
     return out
 
 
@@ -200,10 +200,16 @@ def _same(series: pd.Series, value) -> pd.Series:
 
 def _verdict(p: dict, higher_is_better: bool | None, config: GateConfig) -> dict:
     base, cand = p["baseline"], p["candidate"]
+    nan = {"delta": float("nan"), "allowed": float("nan")}
     if p.pop("_no_match", False):
-        return {"delta": float("nan"), "allowed": float("nan"), "verdict": "no-match"}
-    if cand is None or (isinstance(cand, float) and math.isnan(cand)):
-        return {"delta": float("nan"), "allowed": float("nan"), "verdict": "missing"}
+        return {**nan, "verdict": "no-match"}
+    absent = p.pop("_absent", False)
+    if absent or cand is None:
+        return {**nan, "verdict": "missing"}
+    if not _finite(base):       # undefined in the baseline (NaN means undefined, e.g. 0/0)
+        return {**nan, "verdict": "ok" if not _finite(cand) else "info"}
+    if not _finite(cand):       # defined before, undefined now
+        return {**nan, "verdict": "undefined"}
     delta = float(cand) - float(base)
     se_b, se_c = p.get("baseline_stderr"), p.get("candidate_stderr")
     if _finite(se_b) and _finite(se_c):

@@ -33,9 +33,11 @@ def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
     if trained.empty and baselines.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (arch, group) in enumerate(sorted(trained.groupby("architecture"), key=lambda g: g[0])):
-        c = colors[i % len(colors)]
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    archs = sorted({str(a) for a in saes.loc[~saes["is_baseline"], "architecture"].dropna()})
+    color = {a: palette[i % len(palette)] for i, a in enumerate(archs)}      # the same colour in every plot
+    for arch, group in sorted(trained.groupby("architecture"), key=lambda g: str(g[0])):
+        c = color[str(arch)]
         se = group[col.key + ":se"].to_numpy(dtype=float)
         ax.errorbar(group["l0"], group[col.key], yerr=np.where(np.isfinite(se), se, 0), fmt="o", color=c,
                     label=str(arch), capsize=3, markersize=5, alpha=0.85)

@@ -117,3 +117,18 @@ def test_bad_gate_inputs_give_clear_errors(tmp_path):
     cfg.write_text("z: 3\ndefault: {abs: 0.1}\ntolerances: {fvu: {rel: 0.2}}\nmetrics: [core/fvu]\n")
     loaded = GateConfig.load(cfg)
     assert loaded.z == 3 and loaded.tolerance("core", "fvu").rel == 0.2 and loaded.tolerance("core", "l0").abs == 0.1
+
+
+def test_undefined_values(tmp_path):
+    from saebench.metrics.api import MetricValue
+    from saebench.results import ResultWriter
+    from tests.results_fixture import stamp
+
+    nan = float("nan")
+    for root, values in (("a", (nan, 0.5)), ("b", (nan, nan))):
+        ResultWriter(tmp_path / root).write_unit(
+            stamp("s", "core", "relu", 64), [MetricValue(metric="fvu", value=values[0]),
+                                             MetricValue(metric="ce_loss_score", value=values[1])], [], 1.0)
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    verdicts = dict(zip(report.rows.metric, report.rows.verdict, strict=True))
+    assert verdicts == {"fvu": "ok", "ce_loss_score": "undefined"} and report.failed   # NaN both: fine; new NaN: not
