@@ -91,7 +91,8 @@ def fmt(value, stderr=None) -> str:
     """'0.123 ± 0.004' (4 significant digits), '' for missing values."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    text = f"{value:.4g}"
+    value = float(value)
+    text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
     if stderr is not None and not (isinstance(stderr, float) and math.isnan(stderr)):
         text += f" ± {stderr:.2g}"
     return text
