@@ -9,7 +9,7 @@ import sys
 from saebench.errors import SaeBenchError, did_you_mean
 
 COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export")
-CONFIG_GROUPS = ("model", "sae", "corpus", "suite")
+CONFIG_GROUPS = ("model", "sae", "corpus", "suite", "judge")
 USAGE = """usage: saebench <command> [args]
 
 commands:

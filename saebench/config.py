@@ -40,6 +40,7 @@ class RunConfig:
     max_saes_per_group: int = 16
     cache_dir: str | None = None
     activation_cache: str = "disk"
+    judge: dict[str, Any] | None = None      # configs/judge: the auto-interp LLM backend (no secrets)
 
     def __post_init__(self) -> None:
         if self.activation_cache not in ("disk", "memory"):
@@ -51,7 +52,7 @@ class RunConfig:
 
 
 _RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
-             "max_saes_per_group", "cache_dir", "activation_cache"}
+             "max_saes_per_group", "cache_dir", "activation_cache", "judge"}
 
 
 def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -96,6 +97,7 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         max_saes_per_group=int(top.get("max_saes_per_group", 16)),
         cache_dir=top.get("cache_dir"),
         activation_cache=str(top.get("activation_cache", "disk")),
+        judge=top.get("judge"),
     )
 
 

@@ -62,7 +62,13 @@ def plan_tasks(rc: RunConfig) -> list[PlannedTask]:
     for name, values in rc.tasks.items():
         info = registry.get(name)
         params = info.make_params(values)
-        pj = params_to_json(params, {"corpus": rc.corpus.to_dict()})
+        extra = {"corpus": rc.corpus.to_dict()}
+        if "judge" in info.needs:      # the judge's identity (no secrets) is part of the unit's params
+            from saebench.metrics.autointerp.judge import JudgeConfig
+
+            extra["judge"] = {**JudgeConfig.from_dict(rc.judge).identity(),
+                              "temperature": JudgeConfig.from_dict(rc.judge).temperature}
+        pj = params_to_json(params, extra)
         planned.append(PlannedTask(info, params, pj, params_hash(pj)))
     return planned
 
@@ -131,7 +137,8 @@ def run(rc: RunConfig) -> RunReport:
                 ctx = EvalContext(lm=lm, hook=hook, saes=chunk, space=lm.activation_space(centred),
                                   corpus=rc.corpus, cache=cache, device=device, seed=rc.seed,
                                   batch_size=rc.model.batch_size, output_hook=output_hook,
-                                  activations=activations)
+                                  activations=activations,
+                                  options={"judge": rc.judge, "cache_dir": rc.cache_dir or str(default_cache_dir())})
                 _run_chunk(ctx, t, writer, report, rc, common)
     return report
 
@@ -159,7 +166,7 @@ def _run_chunk(ctx: EvalContext, t: PlannedTask, writer: ResultWriter, report: R
                               sae_id=md.sae_id, sae_source=md.source, architecture=md.architecture, d_in=sae.d_in,
                               d_sae=sae.d_sae, hook=md.hook, params_json=t.params_json, params_hash=t.params_hash,
                               sae_json=json.dumps(sae.describe(), sort_keys=True, default=str), **common)
-            writer.write_unit(stamp, result.metrics, result.details, duration)
+            writer.write_unit(stamp, result.metrics, result.details, duration, result.info)
             report.outcomes.append(UnitOutcome(result.sae_id, t.info.name, "ok", result=result))
     except Exception as e:  # one failing group must not lose the other groups' results
         if rc.fail_fast:

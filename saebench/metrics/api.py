@@ -70,6 +70,7 @@ class SAEResult:
     sae_id: str
     metrics: list[MetricValue]
     details: list[Details] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)   # run facts for the manifest (e.g. judge usage)
 
 
 @dataclass

@@ -31,6 +31,7 @@ class PluginInfo:
     description: str
     metrics: tuple[MetricInfo, ...]
     plugin: Plugin
+    needs: tuple[str, ...] = ()      # run-level configs the plugin uses (e.g. "judge"); part of its params
 
     def metric(self, name: str) -> MetricInfo | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -52,7 +53,8 @@ class PluginInfo:
 PLUGINS: Registry[PluginInfo] = Registry("task")
 
 
-def register_plugin(name: str, *, version: str, metrics: list[MetricInfo], description: str):
+def register_plugin(name: str, *, version: str, metrics: list[MetricInfo], description: str,
+                    needs: tuple[str, ...] = ()):
     """Class decorator registering a plugin (a class with a `Params` dataclass and `run`)."""
 
     def wrap(cls):
@@ -61,7 +63,7 @@ def register_plugin(name: str, *, version: str, metrics: list[MetricInfo], descr
             raise ValueError(f"Plugin {name!r} declares duplicate metric names: {names}")
         if not dataclasses.is_dataclass(getattr(cls, "Params", None)):
             raise TypeError(f"Plugin {name!r} must define a dataclass `Params`.")
-        PLUGINS.add(name, PluginInfo(name, version, description, tuple(metrics), cls()))
+        PLUGINS.add(name, PluginInfo(name, version, description, tuple(metrics), cls(), tuple(needs)))
         return cls
 
     return wrap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: metrics rows carry sae_json; 3: details rows carry item labels, seed may be null
+SCHEMA_VERSION = 4  # 2: sae_json; 3: details item labels, null seed for aggregates; 4: manifest info_json
 
 # One row per metric value (long / tidy).
 METRICS_SCHEMA = pa.schema([
@@ -68,6 +68,7 @@ MANIFEST_SCHEMA = pa.schema([
     ("traceback", pa.string()),
     ("duration_s", pa.float64()),
     ("n_metrics", pa.int64()),
+    ("info_json", pa.string()),
 ])
 
 PARTITION_COLUMN = "task"  # metrics/ and details/ are Hive-partitioned by task=<name>/

@@ -9,6 +9,7 @@ Details are written before metrics, so a killed run never leaves a complete-look
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -96,14 +97,14 @@ class ResultWriter:
         return done
 
     def write_unit(self, stamp: UnitStamp, metrics: list[MetricValue], details: list[Details],
-                   duration_s: float) -> Path:
+                   duration_s: float, info: dict | None = None) -> Path:
         """Write one complete unit (details first, then metrics) and its 'ok' manifest row."""
         if details:
             self._write_details(stamp, details)
         path = self.root / "metrics" / f"task={stamp.task}" / stamp.part_name
         write_table_atomic(metrics_table(stamp, metrics, duration_s), path)
         self.write_manifest(stamp.run_id, stamp.task, stamp.task_version, stamp.sae_id, stamp.params_hash,
-                            stamp.dtype, "ok", "", "", duration_s, len(metrics))
+                            stamp.dtype, "ok", "", "", duration_s, len(metrics), info)
         return path
 
     def _write_details(self, stamp: UnitStamp, details: list[Details]) -> None:
@@ -135,11 +136,12 @@ class ResultWriter:
 
     def write_manifest(self, run_id: str, task: str, task_version: str, sae_id: str, params_hash: str,
                        dtype: str, status: str, reason: str, traceback: str, duration_s: float,
-                       n_metrics: int) -> Path:
+                       n_metrics: int, info: dict | None = None) -> Path:
         row = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created_at": datetime.now(timezone.utc),
                "task": task, "task_version": task_version, "sae_id": sae_id, "params_hash": params_hash,
                "dtype": dtype, "status": status, "reason": reason, "traceback": traceback,
-               "duration_s": duration_s, "n_metrics": n_metrics}
+               "duration_s": duration_s, "n_metrics": n_metrics,
+               "info_json": json.dumps(info, sort_keys=True, default=str) if info else None}
         table = pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)
         path = self.root / "manifest" / f"{run_id}__{slug(sae_id)}__{task}.parquet"
         write_table_atomic(table, path)

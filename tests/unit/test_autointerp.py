@@ -1,0 +1,205 @@
+"""Auto-interp against a real loopback HTTP server speaking the OpenAI protocol, through the real
+`openai` client: retries, cache, budget, malformed replies, scorers, secrecy of the key."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from saebench.metrics.autointerp.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
+from saebench.metrics.autointerp.plugin import AutoInterpParams, _score_latent
+from saebench.metrics.autointerp.prompts import MalformedReply, parse_explanation, parse_numbers
+from saebench.metrics.autointerp.sampling import LatentRecord, Window, collect_records
+from tests.openai_server import FakeOpenAI, excerpts, kind
+
+KEY = "sk-test-NEVER-WRITE-ME-0123456789"
+
+
+def judge_for(server, tmp_path, monkeypatch, **cfg):
+    monkeypatch.setenv("SAEBENCH_TEST_KEY", KEY)
+    config = JudgeConfig(base_url=server.base_url, model="scripted", api_key_env="SAEBENCH_TEST_KEY",
+                         backoff_s=0.01, **cfg)
+    return Judge(config, tmp_path / "judge")
+
+
+def ask(judge, messages, max_tokens=20):
+    async def go():
+        return await judge.complete(messages, max_tokens, asyncio.Semaphore(judge.config.concurrency))
+    return asyncio.run(go())
+
+
+MSG = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"}]
+
+
+def test_parsing_is_strict():
+    assert parse_numbers("1, 3 and 5.", 6) == {1, 3, 5} and parse_numbers("None", 4) == set()
+    for bad in ("1, 7", "one, two", "", "1; 2", "0"):
+        with pytest.raises(MalformedReply):
+            parse_numbers(bad, 6)
+    assert parse_explanation("This neuron activates on the word cat.") == "the word cat"
+    with pytest.raises(MalformedReply):
+        parse_explanation("   ")
+
+
+def test_retry_on_429_then_success_and_key_sent_only_in_the_header(tmp_path, monkeypatch):
+    script = lambda m, n: (429, "slow down") if n <= 2 else (200, "fine")   # noqa: E731
+    with FakeOpenAI(script) as server:
+        judge = judge_for(server, tmp_path, monkeypatch)
+        assert ask(judge, MSG) == "fine"
+        assert len(server.requests) == 3 and judge.usage.requests == 1
+        assert server.auth_headers[-1] == f"Bearer {KEY}"
+    files = [p for p in (tmp_path / "judge").rglob("*") if p.is_file()]
+    assert files and all(KEY not in p.read_text() for p in files)
+
+
+def test_second_call_is_served_from_the_cache(tmp_path, monkeypatch):
+    with FakeOpenAI(lambda m, n: (200, f"answer {n}")) as server:
+        first = ask(judge_for(server, tmp_path, monkeypatch), MSG)
+        again = judge_for(server, tmp_path, monkeypatch)          # a new run: nothing in memory
+        assert ask(again, MSG) == first == "answer 1"
+        assert len(server.requests) == 1 and again.usage.cached == 1 and again.usage.requests == 0
+        other = judge_for(server, tmp_path, monkeypatch, temperature=0.7)   # other sampling params: new key
+        assert ask(other, MSG) == "answer 2"
+
+
+def test_budget_and_failures(tmp_path, monkeypatch):
+    with FakeOpenAI(lambda m, n: (200, "ok")) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, max_requests=2)
+        ask(judge, MSG)
+        ask(judge, [{"role": "user", "content": "two"}])
+        with pytest.raises(BudgetExhausted, match="max_requests=2"):
+            ask(judge, [{"role": "user", "content": "three"}])
+        assert ask(judge, MSG) == "ok"                              # cached answers are still free
+        assert len(server.requests) == 2
+        costly = judge_for(server, tmp_path / "c", monkeypatch, input_price_per_mtok=1e6, max_cost=1.0)
+        ask(costly, [{"role": "user", "content": "four five six"}])
+        assert costly.usage.cost_usd == pytest.approx(3.0)
+        with pytest.raises(BudgetExhausted, match="max_cost"):
+            ask(costly, [{"role": "user", "content": "seven"}])
+    with FakeOpenAI(lambda m, n: (500, "boom")) as server:
+        judge = judge_for(server, tmp_path / "e", monkeypatch, max_retries=2)
+        with pytest.raises(JudgeError, match="after 3 attempts"):
+            ask(judge, MSG)
+        assert len(server.requests) == 3
+    with FakeOpenAI(lambda m, n: (400, "bad request")) as server:
+        with pytest.raises(JudgeError, match="HTTP 400"):
+            ask(judge_for(server, tmp_path / "f", monkeypatch), MSG)
+        assert len(server.requests) == 1                            # 4xx other than 429: no retry
+
+
+def test_missing_key_and_secret_in_config_are_refused(monkeypatch):
+    from saebench.errors import ConfigError
+
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    judge = Judge(JudgeConfig(base_url="http://127.0.0.1:9/v1", api_key_env="NOPE_KEY"), None)
+    with pytest.raises(ConfigError, match="NOPE_KEY"):
+        ask(judge, MSG)
+    with pytest.raises(ConfigError, match="NAME of an environment variable"):
+        JudgeConfig(api_key_env="sk-abc-123.secret")
+    with pytest.raises(ConfigError, match="api_key_env"):
+        JudgeConfig.from_dict({"api_key": "sk-123"})
+
+
+# ----- scorers on planted latents ---------------------------------------------------------------
+def planted_records(n_latents=30, seed=0):
+    """Rows of filler ids; latent l fires exactly where the marker word stands."""
+    from transformers import AutoTokenizer
+
+    from saebench.paths import asset
+
+    tok = AutoTokenizer.from_pretrained(asset("stories260K"))
+    marker = tok.convert_tokens_to_ids("▁Lily")
+    rng = np.random.default_rng(seed)
+    L, rows = 40, 200
+    # filler tokens that cannot spell the marker's text with their neighbours
+    filler = [i for i in range(300, 500) if "L" not in tok.convert_ids_to_tokens(i)
+              and "ily" not in tok.convert_ids_to_tokens(i)]
+    tokens = torch.tensor(rng.choice(filler, size=(rows, L)))
+    hits = rng.random((rows, L)) < 0.03
+    hits[:, :10] = hits[:, -10:] = False
+    tokens[torch.tensor(hits)] = marker
+    acts = torch.tensor(hits, dtype=torch.float32)[..., None] * torch.rand(rows, L, 1) + \
+        torch.tensor(hits, dtype=torch.float32)[..., None]
+
+    def batches():
+        for s in range(0, rows, 50):
+            yield s, acts[s:s + 50].expand(-1, -1, n_latents), 50 * L
+
+    records, counts, kept = collect_records(batches(), rows, L, list(range(n_latents)), 12, 7, 10, 10, seed)
+    marker_text = tok.convert_ids_to_tokens(marker).replace("▁", " ")
+    return tok, tokens, records, marker_text
+
+
+def test_perfect_explanations_score_one_and_random_answers_score_chance(tmp_path, monkeypatch):
+    tok, tokens, records, marker = planted_records()
+    params = AutoInterpParams(n_latents=30, n_tokens=8000, context_size=40)
+    assert all(len(r.top) == 12 and len(r.random) == 10 for r in records)
+
+    def perfect(messages, n):
+        k = kind(messages)
+        if k == "generation":
+            return 200, f"This neuron activates on the token '{marker.strip()}'."
+        shown = excerpts(messages)
+        if k == "detection":
+            picks = [str(i + 1) for i, t in enumerate(shown) if marker in t]
+        else:
+            picks = [str(i + 1) for i, t in enumerate(shown)
+                     if re.findall(r"<<(.*?)>>", t) and all(m == marker for m in re.findall(r"<<(.*?)>>", t))]
+        return 200, ", ".join(picks) or "None"
+
+    rng_answers = np.random.default_rng(1)
+
+    def random_judge(messages, n):
+        if kind(messages) == "generation":
+            return 200, "This neuron activates on things."
+        shown = excerpts(messages)
+        picks = [str(i + 1) for i in range(len(shown)) if rng_answers.random() < 0.5]
+        return 200, ", ".join(picks) or "None"
+
+    def run(script, sub):
+        with FakeOpenAI(script) as server:
+            judge = judge_for(server, tmp_path / sub, monkeypatch)
+
+            async def go():
+                sem = asyncio.Semaphore(4)
+                return await asyncio.gather(*[_score_latent(judge, sem, r, tokens, tok, params,
+                                                            np.random.default_rng(r.latent)) for r in records])
+            return asyncio.run(go())
+
+    good = run(perfect, "perfect")
+    assert {o.status for o in good} == {"scored"}
+    assert np.mean([o.detection for o in good]) == 1.0 and np.mean([o.fuzzing for o in good]) == 1.0
+    bad = run(random_judge, "random")
+    assert abs(np.mean([o.detection for o in bad]) - 0.5) < 0.08
+    assert abs(np.mean([o.fuzzing for o in bad]) - 0.5) < 0.1
+
+
+def test_malformed_reply_is_a_counted_failure(tmp_path, monkeypatch):
+    tok, tokens, records, _ = planted_records(n_latents=3)
+    params = AutoInterpParams(n_latents=3, n_tokens=8000, context_size=40)
+
+    def script(messages, n):
+        return (200, "This neuron activates on cats.") if kind(messages) == "generation" else (200, "I think 2 or 3")
+
+    with FakeOpenAI(script) as server:
+        judge = judge_for(server, tmp_path, monkeypatch)
+        out = asyncio.run(_score_latent(judge, asyncio.Semaphore(2), records[0], tokens, tok, params,
+                                        np.random.default_rng(0)))
+    assert out.status == "malformed" and np.isnan(out.detection) and "[malformed]" in out.log
+
+
+def test_sampling_windows_are_the_strongest_and_do_not_overlap():
+    _, _, records, _ = planted_records(n_latents=2)
+    rec = records[0]
+    tops = [w.max for w in rec.top]
+    assert tops == sorted(tops, reverse=True) and min(tops) > 1.0
+    for a in rec.top:
+        for b in rec.top:
+            assert a is b or a.row != b.row or abs(a.centre - b.centre) > 10
+    assert all(w.acts[10] < min(x.acts[10] for x in rec.top) for w in rec.iw)
+    assert rec.density == pytest.approx(0.03 * 20 / 40, abs=0.005)   # markers only at positions 10..29
+    assert isinstance(rec.random[0], Window) and isinstance(rec, LatentRecord)
