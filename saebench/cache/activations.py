@@ -309,9 +309,11 @@ def list_entries(cache_dir: str | Path | None = None) -> list[CacheEntry]:
         entries.append(CacheEntry("activations", folder.name, folder, size, n, desc))
     for f in sorted((root / "baselines").glob("*")) if (root / "baselines").is_dir() else []:
         entries.append(CacheEntry("baselines", f.stem, f, f.stat().st_size, 1, f.name))
-    for f in sorted((root / "judge").glob("*")) if (root / "judge").is_dir() else []:
-        size = sum(p.stat().st_size for p in f.rglob("*") if p.is_file()) if f.is_dir() else f.stat().st_size
-        entries.append(CacheEntry("judge", f.name, f, size, 1, f.name))
+    judge = root / "judge"
+    if judge.is_dir():
+        answers = [p for p in judge.rglob("*.json") if p.is_file()]
+        size = sum(p.stat().st_size for p in judge.rglob("*") if p.is_file())
+        entries.append(CacheEntry("judge", "judge", judge, size, len(answers), "LLM judge answers (auto-interp)"))
     return entries
 
 

@@ -1,0 +1,80 @@
+"""Auto-interp end to end: `saebench run` on the bundled model with the judge at a loopback server."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from saebench.results import read_details, read_manifest, read_metrics
+from tests.openai_server import FakeOpenAI, excerpts, kind
+
+pytestmark = pytest.mark.integration
+KEY = "sk-test-SECRET-do-not-store-42"
+
+
+def script(messages, n):
+    if n == 1:
+        return 429, "rate limited"                              # the first request is retried
+    k = kind(messages)
+    if k == "generation":
+        return 200, "This neuron activates on common story words."
+    shown = excerpts(messages)
+    if "Here is the explanation" in messages[-1]["content"] and n % 7 == 0:
+        return 200, "maybe the second one?"                      # malformed now and then
+    return 200, ", ".join(str(i + 1) for i in range(0, len(shown), 2)) or "None"
+
+
+def run(tmp_path, server, *extra):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SAEBENCH_TEST_KEY": KEY}
+    args = ["~task.core", "~task.sparse_probing", "+task.autointerp.n_latents=6", "+task.autointerp.n_tokens=16384",
+            f"judge.base_url={server.base_url}", "judge.model=scripted", "judge.api_key_env=SAEBENCH_TEST_KEY",
+            "judge.backoff_s=0.01", "judge.concurrency=4", "judge.input_price_per_mtok=1.5",
+            f"cache_dir={tmp_path / 'cache'}", *extra]
+    return subprocess.run([sys.executable, "-m", "saebench.cli", "run", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_autointerp_through_the_cli(tmp_path):
+    with FakeOpenAI(script) as server:
+        first = run(tmp_path, server)
+        assert first.returncode == 0, first.stdout + first.stderr
+        n_first = len(server.requests)
+        df = read_metrics(tmp_path / "results")
+        m = df.pivot_table(index="sae_id", columns="metric", values="value")
+        assert set(m.index) == {"demo/relu", "demo/topk"}
+        assert (m["n_latents_scored"] + m["n_latents_failed"] == 6).all()
+        assert m["n_latents_failed"].sum() >= 1                      # malformed replies counted, not fatal
+        assert ((m["autointerp_detection"] >= 0) & (m["autointerp_detection"] <= 1)).all()
+        assert (m["judge_requests"] > 0).all() and (m["judge_cost_usd"] > 0).all()
+        assert n_first == m["judge_requests"].sum() + 1               # + the retried 429
+        details = read_details(tmp_path / "results")
+        expl = details[(details.table == "latents") & (details.field == "detection")]
+        assert set(expl.label) >= {"common story words"}
+        manifest = read_manifest(tmp_path / "results")
+        usage = [json.loads(i)["judge_usage"] for i in manifest.info_json.dropna()]
+        assert len(usage) == 2 and all(u["requests"] > 0 and u["prompt_tokens"] > 0 for u in usage)
+
+        # the same inputs again: every answer from the cache, zero requests, identical scores
+        again = run(tmp_path, server, f"output_dir={tmp_path / 'again'}")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert len(server.requests) == n_first
+        m2 = read_metrics(tmp_path / "again").pivot_table(index="sae_id", columns="metric", values="value")
+        pd.testing.assert_series_equal(m2["autointerp_detection"], m["autointerp_detection"])
+        assert (m2["judge_requests"] == 0).all() and (m2["judge_cached"] > 0).all()
+
+        # a budget stops the run cleanly with partial results
+        budget = run(tmp_path, server, f"output_dir={tmp_path / 'budget'}", f"cache_dir={tmp_path / 'cache2'}",
+                     "judge.max_requests=5")
+        assert budget.returncode == 0, budget.stdout + budget.stderr
+        assert "budget ran out" in budget.stdout + budget.stderr
+        mb = read_metrics(tmp_path / "budget").pivot_table(index="sae_id", columns="metric", values="value")
+        assert mb["n_latents_unscored_budget"].sum() > 0 and mb["judge_requests"].sum() <= 5
+
+    # the key never reaches a file or the output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in first.stdout + first.stderr + again.stdout + budget.stdout + budget.stderr
