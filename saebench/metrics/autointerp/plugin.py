@@ -163,8 +163,9 @@ async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer,
     active = [w.max > threshold for w in shown]
     logs = []
     try:
-        reply = await judge.complete(generation_messages(_windows_text(tokenizer, tokens, gen, b, threshold, True)),
-                                     params.max_tokens_explanation, sem)
+        gen_msgs = generation_messages(_windows_text(tokenizer, tokens, gen, b, threshold, True))
+        logs.append(f"[generation prompt]\n{gen_msgs[-1]['content']}")
+        reply = await judge.complete(gen_msgs, params.max_tokens_explanation, sem)
         logs.append(f"[generation]\n{reply}")
         out.explanation = parse_explanation(reply)
         example = ", ".join(str(i) for i in sorted(rng.choice(np.arange(1, len(shown) + 1),
@@ -179,7 +180,8 @@ async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer,
         det_reply, fuzz_reply = await asyncio.gather(
             judge.complete(det_msgs, 5 * n_det + 10, sem),
             judge.complete(fuzz_msgs, 5 * len(fuzz_texts) + 10, sem) if fuzz_msgs else _none())
-        logs += [f"[detection]\n{det_reply}", f"[fuzzing]\n{fuzz_reply}"]
+        logs += [f"[detection prompt]\n{det_msgs[-1]['content']}", f"[detection]\n{det_reply}",
+                 f"[fuzzing prompt]\n{fuzz_msgs[-1]['content'] if fuzz_msgs else ''}", f"[fuzzing]\n{fuzz_reply}"]
         picked = parse_numbers(det_reply, n_det)
         out.detection = float(np.mean([(i + 1 in picked) == a for i, a in enumerate(active)]))
         if fuzz_msgs:
