@@ -32,7 +32,7 @@ from saebench.metrics.autointerp.prompts import (
     parse_numbers,
     render,
 )
-from saebench.metrics.autointerp.sampling import LatentRecord, Window, collect_records
+from saebench.metrics.autointerp.sampling import LatentRecord, RecordCollector, Window
 from saebench.metrics.registry import register_plugin
 
 log = logging.getLogger(__name__)
@@ -119,20 +119,30 @@ def _token_strings(tokenizer, ids: list[int]) -> list[str]:
     return out
 
 
-def _encode_batches(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tensor, special: torch.Tensor,
-                    sae_index: int, cache: dict):
-    """(first_row, latents, kept) per batch; the LM runs once per batch for the whole group."""
-    for start in range(0, len(tokens), ctx.batch_size):
+def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tensor, special: torch.Tensor
+                  ) -> list[tuple[list[LatentRecord], np.ndarray]]:
+    """One pass over the corpus for the whole group: the LM runs once per batch, every SAE encodes it."""
+    collectors = []
+    for sae in ctx.saes:
+        rng = np.random.default_rng(params.seed)
+        candidates = sorted(rng.choice(sae.d_sae, size=min(sae.d_sae, 2 * params.n_latents), replace=False).tolist())
+        collectors.append(RecordCollector(len(tokens), params.context_size, candidates,
+                                          params.n_top_generation + params.n_top_scoring,
+                                          params.n_iw_generation + params.n_iw_scoring, params.n_random_scoring,
+                                          params.buffer, params.seed))
+    starts = range(0, len(tokens), ctx.batch_size)
+    for start in tqdm(starts, desc=f"autointerp sampling ({len(ctx.saes)} SAEs)", unit="batch", leave=False):
         stop = min(start + ctx.batch_size, len(tokens))
-        key = (start, stop)
-        if key not in cache:
-            cache.clear()
-            cache[key] = ctx.space.to_sae(ctx.lm.activations(tokens[start:stop], ctx.hook))
-        x = cache[key]
-        sae = ctx.saes[sae_index]
-        f = sae.encode(x.to(sae.W_dec.dtype))
-        keep = ~special[start:stop].to(f.device)
-        yield start, f * keep[..., None], int(keep.sum())
+        x = ctx.space.to_sae(ctx.lm.activations(tokens[start:stop], ctx.hook))
+        keep = ~special[start:stop].to(x.device)
+        kept = int(keep.sum())
+        for sae, collector in zip(ctx.saes, collectors, strict=True):
+            collector.add(start, sae.encode(x.to(sae.W_dec.dtype)) * keep[..., None], kept)
+    out = []
+    for c in collectors:
+        records, counts, _ = c.finish()
+        out.append((records, counts))
+    return out
 
 
 def _windows_text(tokenizer, tokens: torch.Tensor, windows: list[Window], buffer: int, threshold: float,
@@ -225,16 +235,8 @@ def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[
     judge = Judge(judge_cfg, Path(cache_root) / "judge")
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
     special = ctx.special_mask(tokens)
-    shared: dict = {}
-    for index, sae in enumerate(ctx.saes):
-        rng = np.random.default_rng(params.seed)
-        n_cand = min(sae.d_sae, 2 * params.n_latents)
-        candidates = sorted(rng.choice(sae.d_sae, size=n_cand, replace=False).tolist())
-        records, counts, kept = collect_records(
-            tqdm(_encode_batches(ctx, params, tokens, special, index, shared), total=math.ceil(len(tokens) /
-                 ctx.batch_size), desc=f"autointerp sampling {sae.metadata.sae_id}", leave=False),
-            len(tokens), params.context_size, candidates, params.n_top_generation + params.n_top_scoring,
-            params.n_iw_generation + params.n_iw_scoring, params.n_random_scoring, params.buffer, params.seed)
+    sampled = _sample_group(ctx, params, tokens, special)
+    for sae, (records, counts) in zip(ctx.saes, sampled, strict=True):
         dead = counts <= params.dead_threshold
         live = [r for r in records if not dead[r.latent]][:params.n_latents]
         before = judge.usage.as_dict()

@@ -68,28 +68,35 @@ def _windows(f: torch.Tensor, rows: torch.Tensor, centres: torch.Tensor, buffer:
     return f[rows[..., None].expand_as(pos), pos, lat]
 
 
-@torch.no_grad()
-def collect_records(encode_batches, n_rows: int, context: int, candidates: list[int], n_top: int, n_iw: int,
-                    n_random: int, buffer: int, seed: int) -> tuple[list[LatentRecord], np.ndarray, int]:
-    """`encode_batches` yields (first_row, f [B, L, d_sae] with special positions zeroed, number of kept
-    tokens). Returns records for `candidates`, the firing count of every latent, and the kept tokens."""
-    g = torch.Generator().manual_seed(seed)
-    n = len(candidates)
-    cand = torch.tensor(candidates, dtype=torch.long)
-    width = 2 * buffer + 1
-    top = _Keeper(n, 4 * n_top + 8, width)
-    iw = _Keeper(n, 4 * n_iw + 8, width)
-    n_rand = 4 * n_random
-    rand_rows = torch.randint(0, n_rows, (n_rand,), generator=g)
-    rand_centres = torch.randint(buffer, context - buffer, (n_rand,), generator=g)
-    rand_windows = torch.zeros(n, n_rand, width)
-    counts, tokens = None, 0
-    for first, f, kept in encode_batches:
+class RecordCollector:
+    """Streams batches of one SAE's latents (`add`) and returns the candidates' records (`finish`)."""
+
+    def __init__(self, n_rows: int, context: int, candidates: list[int], n_top: int, n_iw: int, n_random: int,
+                 buffer: int, seed: int) -> None:
+        self.candidates, self.n_top, self.n_iw = candidates, n_top, n_iw
+        self.n_random, self.buffer = n_random, buffer
+        self.g = g = torch.Generator().manual_seed(seed)
+        self.n = n = len(candidates)
+        self.cand = torch.tensor(candidates, dtype=torch.long)
+        width = 2 * buffer + 1
+        self.top = _Keeper(n, 4 * n_top + 8, width)
+        self.iw = _Keeper(n, 4 * n_iw + 8, width)
+        self.n_rand = n_rand = 4 * n_random
+        self.rand_rows = torch.randint(0, n_rows, (n_rand,), generator=g)
+        self.rand_centres = torch.randint(buffer, context - buffer, (n_rand,), generator=g)
+        self.rand_windows = torch.zeros(n, n_rand, width)
+        self.counts, self.tokens = None, 0
+
+    @torch.no_grad()
+    def add(self, first: int, f: torch.Tensor, kept: int) -> None:
+        """f [B, L, d_sae] latents of rows first.. (special positions zeroed); kept = counted tokens."""
+        g, n, cand, buffer, top, iw = self.g, self.n, self.cand, self.buffer, self.top, self.iw
+        rand_rows, rand_centres, rand_windows = self.rand_rows, self.rand_centres, self.rand_windows
         f = f.float().cpu()
         B, L, d_sae = f.shape
         fired = (f > 0).reshape(-1, d_sae).sum(0)
-        counts = fired if counts is None else counts + fired
-        tokens += kept
+        self.counts = fired if self.counts is None else self.counts + fired
+        self.tokens += kept
         fc = f[:, :, cand]                                               # [B, L, n]
         inner = fc[:, buffer:L - buffer, :]                              # centres only
         flat = inner.permute(2, 0, 1).reshape(n, -1)                     # [n, B * (L - 2 buffer)]
@@ -108,33 +115,50 @@ def collect_records(encode_batches, n_rows: int, context: int, candidates: list[
             r = (rand_rows[sel] - first)[None, :].expand(n, -1)
             c = rand_centres[sel][None, :].expand(n, -1)
             rand_windows[:, sel] = _windows(fc, r, c, buffer)
-    counts = np.zeros(0) if counts is None else counts.numpy()
-    records = []
-    for j, latent in enumerate(candidates):
-        rec = LatentRecord(latent, float(counts[latent]) / max(tokens, 1))
-        chosen: list[Window] = []
-        for key, row, centre, acts in zip(top.keys[j], top.rows[j], top.centres[j], top.windows[j], strict=True):
-            if not torch.isfinite(key) or key <= 0:
-                continue
-            if any(w.row == int(row) and abs(w.centre - int(centre)) <= buffer for w in chosen):
-                continue                                                   # no overlapping windows
-            chosen.append(Window(int(row), int(centre), acts.numpy().copy(), "top"))
-            if len(chosen) == n_top:
-                break
-        rec.top = chosen
-        floor = min((w.acts[buffer] for w in chosen), default=np.inf)
-        for key, row, centre, acts in zip(iw.keys[j], iw.rows[j], iw.centres[j], iw.windows[j], strict=True):
-            if not torch.isfinite(key) or acts[buffer] >= floor:
-                continue
-            if any(w.row == int(row) and abs(w.centre - int(centre)) <= buffer for w in chosen + rec.iw):
-                continue
-            rec.iw.append(Window(int(row), int(centre), acts.numpy().copy(), "iw"))
-            if len(rec.iw) == n_iw:
-                break
-        for i in range(n_rand):
-            if len(rec.random) == n_random:
-                break
-            rec.random.append(Window(int(rand_rows[i]), int(rand_centres[i]), rand_windows[j, i].numpy().copy(),
-                                     "random"))
-        records.append(rec)
-    return records, counts, tokens
+
+    def finish(self) -> tuple[list[LatentRecord], np.ndarray, int]:
+        counts, tokens, buffer = self.counts, self.tokens, self.buffer
+        n_top, n_iw, n_random, n_rand = self.n_top, self.n_iw, self.n_random, self.n_rand
+        top, iw, rand_rows, rand_centres, rand_windows = self.top, self.iw, self.rand_rows, self.rand_centres, \
+            self.rand_windows
+        counts = np.zeros(0) if counts is None else counts.numpy()
+        records = []
+        for j, latent in enumerate(self.candidates):
+            rec = LatentRecord(latent, float(counts[latent]) / max(tokens, 1))
+            chosen: list[Window] = []
+            for key, row, centre, acts in zip(top.keys[j], top.rows[j], top.centres[j], top.windows[j],
+                                              strict=True):
+                if not torch.isfinite(key) or key <= 0:
+                    continue
+                if any(w.row == int(row) and abs(w.centre - int(centre)) <= buffer for w in chosen):
+                    continue                                                   # no overlapping windows
+                chosen.append(Window(int(row), int(centre), acts.numpy().copy(), "top"))
+                if len(chosen) == n_top:
+                    break
+            rec.top = chosen
+            floor = min((w.acts[buffer] for w in chosen), default=np.inf)
+            for key, row, centre, acts in zip(iw.keys[j], iw.rows[j], iw.centres[j], iw.windows[j], strict=True):
+                if not torch.isfinite(key) or acts[buffer] >= floor:
+                    continue
+                if any(w.row == int(row) and abs(w.centre - int(centre)) <= buffer for w in chosen + rec.iw):
+                    continue
+                rec.iw.append(Window(int(row), int(centre), acts.numpy().copy(), "iw"))
+                if len(rec.iw) == n_iw:
+                    break
+            for i in range(n_rand):
+                if len(rec.random) == n_random:
+                    break
+                rec.random.append(Window(int(rand_rows[i]), int(rand_centres[i]),
+                                         rand_windows[j, i].numpy().copy(), "random"))
+            records.append(rec)
+        return records, counts, tokens
+
+
+def collect_records(encode_batches, n_rows: int, context: int, candidates: list[int], n_top: int, n_iw: int,
+                    n_random: int, buffer: int, seed: int) -> tuple[list[LatentRecord], np.ndarray, int]:
+    """`encode_batches` yields (first_row, f [B, L, d_sae] with special positions zeroed, number of kept
+    tokens). Returns records for `candidates`, the firing count of every latent, and the kept tokens."""
+    collector = RecordCollector(n_rows, context, candidates, n_top, n_iw, n_random, buffer, seed)
+    for first, f, kept in encode_batches:
+        collector.add(first, f, kept)
+    return collector.finish()
