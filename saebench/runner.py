@@ -66,8 +66,8 @@ def plan_tasks(rc: RunConfig) -> list[PlannedTask]:
         if "judge" in info.needs:      # the judge's identity (no secrets) is part of the unit's params
             from saebench.metrics.autointerp.judge import JudgeConfig
 
-            extra["judge"] = {**JudgeConfig.from_dict(rc.judge).identity(),
-                              "temperature": JudgeConfig.from_dict(rc.judge).temperature}
+            judge = JudgeConfig.from_dict(rc.judge)
+            extra["judge"] = {**judge.identity(), "temperature": judge.temperature}
         pj = params_to_json(params, extra)
         planned.append(PlannedTask(info, params, pj, params_hash(pj)))
     return planned

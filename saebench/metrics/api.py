@@ -62,6 +62,26 @@ class Details:
     columns: dict[str, np.ndarray]
     labels: list[str] | None = None
 
+    @classmethod
+    def from_rows(cls, table: str, rows: list[tuple[str, dict[str, float]]]) -> Details:
+        """A labelled table from (label, {field: value}) rows; fields missing in a row are NaN."""
+        fields = sorted({f for _, cols in rows for f in cols})
+        return cls(table, np.arange(len(rows)),
+                   {f: np.array([cols.get(f, np.nan) for _, cols in rows], dtype=float) for f in fields},
+                   [label for label, _ in rows])
+
+
+def mean_stderr(values: list[float]) -> tuple[float, float | None, float, int]:
+    """(mean, standard error, standard deviation, n) over the defined (non-NaN) values; the mean is NaN
+    for none, the stderr None and the sd NaN for fewer than two."""
+    ok = [float(v) for v in values if not np.isnan(v)]
+    if not ok:
+        return float("nan"), None, float("nan"), 0
+    if len(ok) == 1:
+        return ok[0], None, float("nan"), 1
+    sd = float(np.std(ok, ddof=1))
+    return float(np.mean(ok)), sd / len(ok) ** 0.5, sd, len(ok)
+
 
 @dataclass
 class SAEResult:
@@ -108,6 +128,11 @@ class EvalContext:
         """LM activations at `self.hook` of labelled texts, from the shared activation cache."""
         return self.activations.get(self.lm, self.hook, texts, context_length=context_length,
                                     prepend_bos=prepend_bos, batch_size=self.batch_size, dataset=dataset)
+
+    def shared(self, kind: str, compute, **parts):
+        """SAE-independent work on this context's model and hook, computed once per run and key."""
+        key = cache_key(kind, model=self.lm.name, revision=self.lm.revision, hook=self.hook, **parts)
+        return self.cache.get_or_compute(key, compute)
 
     def special_mask(self, tokens: torch.Tensor) -> torch.Tensor:
         return special_mask(tokens, self.lm.special_token_ids())

@@ -301,5 +301,5 @@ def test_hub_path_maps_splits_and_per_class_configs(monkeypatch):
     calls.clear()
     euro = load_labelled(dataset_spec({"name": "europarl", "max_rows": 3}), seed=0)
     assert {c[1] for c in calls} == {"en-fr", "fr-it", "de-en", "es-fr", "nl-pt"} and all(c[4] for c in calls)
-    rows = __import__("pandas").concat([euro.train, euro.test])
+    rows = pd_concat(euro)
     assert len(rows) == 15 and all(t.startswith(lbl) for t, lbl in zip(rows["text"], rows["label"], strict=True))

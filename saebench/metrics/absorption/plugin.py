@@ -9,14 +9,12 @@ those activations, the k-sparse probes and the absorption arithmetic (`calculato
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from saebench.cache import cache_key
 from saebench.cache.activations import token_covering
 from saebench.errors import ConfigError, DataError
 from saebench.metrics.absorption.calculator import (
@@ -28,7 +26,7 @@ from saebench.metrics.absorption.calculator import (
 )
 from saebench.metrics.absorption.prompts import LETTERS, build_prompts, split_words
 from saebench.metrics.absorption.vocab import alphabetic_words
-from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult, mean_stderr
 from saebench.metrics.probing.common import require_own_hook
 from saebench.metrics.registry import register_plugin
 
@@ -145,9 +143,7 @@ def build_task(ctx: EvalContext, params: AbsorptionParams) -> TaskData:
 def evaluate_absorption(ctx: EvalContext, params: AbsorptionParams) -> Iterator[SAEResult]:
     for sae in ctx.saes:
         require_own_hook(sae)
-    key = cache_key("absorption_task", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
-                    params=repr(params))
-    task = ctx.cache.get_or_compute(key, lambda: build_task(ctx, params))
+    task = ctx.shared("absorption_task", lambda: build_task(ctx, params), params=repr(params))
     for sae in ctx.saes:
         x_sae = ctx.space.to_sae(task.data.X.to(sae.W_dec.dtype))
         f = sae.encode(x_sae).float()
@@ -160,25 +156,17 @@ def evaluate_absorption(ctx: EvalContext, params: AbsorptionParams) -> Iterator[
         yield SAEResult(sae.metadata.sae_id, _metrics(letters, task), _details(letters, per_word, ks, task))
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float | None, float]:
-    if not values:
-        return float("nan"), None, float("nan")
-    mean = float(np.mean(values))
-    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-    return mean, (sd / math.sqrt(len(values)) if len(values) > 1 else None), sd
-
-
 def _metrics(letters, task: TaskData) -> list[MetricValue]:
     used = [r for r in letters if r.included]
     n = len(used)
     out = []
     for name in ("absorption_fraction", "full_absorption_rate"):
-        mean, se, sd = _mean_sd([getattr(r, name) for r in used])
+        mean, se, sd, _n = mean_stderr([getattr(r, name) for r in used])
         out += [MetricValue(metric=name, value=mean, stderr=se, n=n),
                 MetricValue(metric=f"{name}_letter_sd", value=sd, n=n)]
-    mean, se, _ = _mean_sd([float(r.n_main) for r in used])
+    mean, se, _sd, _n = mean_stderr([float(r.n_main) for r in used])
     out.append(MetricValue(metric="num_split_features", value=mean, stderr=se, n=n))
-    mean, se, _ = _mean_sd([r.gt_f1 for r in used])
+    mean, se, _sd, _n = mean_stderr([r.gt_f1 for r in used])
     out.append(MetricValue(metric="gt_probe_f1", value=mean, stderr=se, n=n))
     out += [MetricValue(metric="n_letters", value=float(n)),
             MetricValue(metric="n_letters_excluded", value=float(26 - n)),

@@ -99,6 +99,10 @@ class Judge:
     usage: Usage = field(default_factory=Usage)
 
     def __post_init__(self) -> None:
+        self.start_session()
+
+    def start_session(self) -> None:
+        """Fresh client and lock for the event loop about to run requests (each asyncio.run is a new loop)."""
         self._client = None
         self._lock = asyncio.Lock()
 

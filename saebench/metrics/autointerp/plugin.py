@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from saebench.cache.activations import default_cache_dir
 from saebench.errors import ConfigError
-from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult, mean_stderr
 from saebench.metrics.autointerp.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
 from saebench.metrics.autointerp.prompts import (
     MalformedReply,
@@ -250,8 +250,7 @@ def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[
 
 async def _score_all(judge: Judge, records: list[LatentRecord], tokens, tokenizer, params) -> list[LatentOutcome]:
     sem = asyncio.Semaphore(judge.config.concurrency)
-    judge._lock = asyncio.Lock()          # bound to this event loop
-    judge._client = None
+    judge.start_session()                 # lock and client bound to this event loop
     tasks = [_score_latent(judge, sem, rec, tokens, tokenizer, params, np.random.default_rng([params.seed,
                                                                                               rec.latent]))
              for rec in records]
@@ -265,10 +264,8 @@ def _result(sae_id: str, outcomes: list[LatentOutcome], frac_dead: float, used: 
     scored = [o for o in outcomes if o.status == "scored"]
     metrics = []
     for name, attr in (("autointerp_detection", "detection"), ("autointerp_fuzzing", "fuzzing")):
-        vals = [getattr(o, attr) for o in scored if not math.isnan(getattr(o, attr))]
-        mean = float(np.mean(vals)) if vals else float("nan")
-        se = float(np.std(vals, ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else None
-        metrics.append(MetricValue(metric=name, value=mean, stderr=se, n=len(vals)))
+        mean, se, _sd, n = mean_stderr([getattr(o, attr) for o in scored])
+        metrics.append(MetricValue(metric=name, value=mean, stderr=se, n=n))
     metrics += [MetricValue(metric="n_latents_scored", value=float(len(scored))),
                 MetricValue(metric="n_latents_failed",
                             value=float(sum(o.status in ("malformed", "error") for o in outcomes))),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from saebench.cache import SequenceActivations, cache_key
 from saebench.data.labelled import LabelledData, LabelledDatasetSpec, load_labelled
 from saebench.data.tasks import dataset_spec
 from saebench.errors import ConfigError, IncompatibleSAEError
-from saebench.metrics.api import EvalContext, MetricValue
+from saebench.metrics.api import EvalContext, MetricValue, mean_stderr
 from saebench.metrics.probing.latents import check_affine_decoder, decoder_logit_weights, pooled_latents
 from saebench.metrics.probing.probes import LinearProbes, RecipeParams, train_recipe_probes
 from saebench.metrics.probing.sampling import ProbeProblems, split_train_val
@@ -160,13 +159,12 @@ def with_seed_aggregates(per_seed: dict[int, list[MetricValue]]) -> list[MetricV
         for m in values:
             grouped[(m.metric, m.subset, m.k)].append(m.value)
     for (metric, subset, k), vals in grouped.items():
-        ok = [v for v in vals if not math.isnan(v)]
-        mean = float(np.mean(ok)) if ok else float("nan")
-        se = float(np.std(ok, ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else float("nan")
-        rows.append(MetricValue(metric=metric, value=mean, stderr=se, n=len(ok), subset=subset, k=k, seed=None))
+        mean, se, _sd, n = mean_stderr(vals)
+        rows.append(MetricValue(metric=metric, value=mean, stderr=float("nan") if se is None else se, n=n,
+                                subset=subset, k=k, seed=None))
     return rows
 
 
 def nanmean(values: list[float]) -> tuple[float, int]:
-    ok = [v for v in values if not math.isnan(v)]
-    return (float(np.mean(ok)) if ok else float("nan")), len(ok)
+    mean, _se, _sd, n = mean_stderr(values)
+    return mean, n

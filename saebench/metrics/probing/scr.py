@@ -21,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from saebench.cache import cache_key
 from saebench.errors import ConfigError
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
 from saebench.metrics.probing.common import (
@@ -171,10 +169,9 @@ def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
     for seed in params.seeds:
         for spec in params.specs():
             for pair in params.pairs_for(spec):
-                key = cache_key("scr_setup", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
-                                spec=spec.to_dict(), pair=pair, seed=seed, params=repr(params))
-                setups.append(ctx.cache.get_or_compute(
-                    key, lambda spec=spec, pair=pair, seed=seed: prepare_scr(ctx, params, spec, pair, seed)))
+                setups.append(ctx.shared(
+                    "scr_setup", lambda spec=spec, pair=pair, seed=seed: prepare_scr(ctx, params, spec, pair, seed),
+                    spec=spec.to_dict(), pair=pair, seed=seed, params=repr(params)))
     for sae in ctx.saes:
         per_seed: dict[int, list[MetricValue]] = {}
         details: list[tuple[str, dict]] = []
@@ -186,7 +183,7 @@ def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
                 per_run[setup.label] = rows
                 details.append((setup.label, {"seed": float(seed), **setup.clean_acc, **info}))
             per_seed[seed] = _summarise(per_run, params.n_values)
-        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [_details(details)])
+        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [Details.from_rows("per_pair", details)])
 
 
 def _summarise(per_run: dict[str, list[dict]], n_values: list[int]) -> list[MetricValue]:
@@ -200,10 +197,3 @@ def _summarise(per_run: dict[str, list[dict]], n_values: list[int]) -> list[Metr
             mean, count = nanmean(values)
             out.append(MetricValue(metric=metric, value=mean, n=count, subset=None, k=n))
     return out
-
-
-def _details(rows: list[tuple[str, dict]]) -> Details:
-    fields = sorted({f for _, cols in rows for f in cols})
-    return Details(table="per_pair", index=np.arange(len(rows)),
-                   columns={f: np.array([cols.get(f, np.nan) for _, cols in rows], dtype=float) for f in fields},
-                   labels=[label for label, _ in rows])

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from saebench.cache import cache_key
 from saebench.errors import ConfigError
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
 from saebench.metrics.probing.common import (
@@ -138,10 +136,9 @@ def evaluate_sparse_probing(ctx: EvalContext, params: SparseProbingParams) -> It
     prepared: list[_Prepared] = []
     for seed in params.seeds:
         for spec in params.specs():
-            key = cache_key("sparse_probing_llm", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
-                            spec=spec.to_dict(), seed=seed, params=repr(params))
-            prepared.append(ctx.cache.get_or_compute(key, lambda spec=spec, seed=seed: _prepare(ctx, params, spec,
-                                                                                                    seed)))
+            prepared.append(ctx.shared("sparse_probing_llm", lambda spec=spec, seed=seed: _prepare(ctx, params, spec,
+                                                                                                       seed),
+                                       spec=spec.to_dict(), seed=seed, params=repr(params)))
     for sae in ctx.saes:
         per_seed: dict[int, list[MetricValue]] = {}
         detail_rows: list[tuple[str, dict[str, float]]] = []
@@ -165,7 +162,8 @@ def evaluate_sparse_probing(ctx: EvalContext, params: SparseProbingParams) -> It
                             cols[metric.replace("_k_", f"_{k}_") if k is not None else metric] = accs[c]
                     detail_rows.append((f"{prep.dataset}/{name}", cols))
             per_seed[seed] = _summarise(results)
-        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [_details(detail_rows)])
+        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed),
+                        [Details.from_rows("per_class", detail_rows)])
 
 
 def _summarise(results: dict[str, dict[str, dict]]) -> list[MetricValue]:
@@ -182,10 +180,3 @@ def _summarise(results: dict[str, dict[str, dict]]) -> list[MetricValue]:
         value, n = nanmean(values)
         out.append(MetricValue(metric=metric, value=value, n=n, subset=None, k=k))
     return out
-
-
-def _details(rows: list[tuple[str, dict[str, float]]]) -> Details:
-    fields = sorted({f for _, cols in rows for f in cols})
-    return Details(table="per_class", index=np.arange(len(rows)),
-                   columns={f: np.array([cols.get(f, np.nan) for _, cols in rows]) for f in fields},
-                   labels=[label for label, _ in rows])

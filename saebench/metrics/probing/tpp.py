@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from saebench.cache import cache_key
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
 from saebench.metrics.probing.common import (
     CONTESTED,
@@ -112,13 +111,11 @@ def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
     setups: list[TPPSetup] = []
     for seed in params.seeds:
         for spec in params.specs():
-            key = cache_key("tpp_setup", model=ctx.lm.name, revision=ctx.lm.revision, hook=ctx.hook,
-                            spec=spec.to_dict(), seed=seed, params=repr(params))
-            setups.append(ctx.cache.get_or_compute(key, lambda spec=spec, seed=seed: prepare_tpp(ctx, params, spec,
-                                                                                                  seed)))
+            setups.append(ctx.shared("tpp_setup", lambda spec=spec, seed=seed: prepare_tpp(ctx, params, spec, seed),
+                                     spec=spec.to_dict(), seed=seed, params=repr(params)))
     for sae in ctx.saes:
         per_seed: dict[int, list[MetricValue]] = {}
-        labels, cols = [], []
+        detail_rows: list[tuple[str, dict[str, float]]] = []
         for seed in params.seeds:
             rows: list[MetricValue] = []
             overall: dict[tuple[str, int], list[float]] = {}
@@ -131,17 +128,14 @@ def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
                         rows.append(MetricValue(metric=metric, value=value, n=count, subset=setup.dataset, k=n))
                         overall.setdefault((metric, n), []).append(value)
                 for i, name in enumerate(setup.problems.names):
-                    labels.append(f"{setup.dataset}/{name}")
                     c = {"seed": float(seed), "clean_accuracy": float(setup.clean_acc[i]),
                          "n_ranked": scores["n_ranked"][i]}
                     for metric in ("tpp", "tpp_intended", "tpp_unintended"):
                         c.update({f"{metric}_{n}": float(scores[metric][i, t]) for t, n in enumerate(params.n_values)})
-                    cols.append(c)
+                    detail_rows.append((f"{setup.dataset}/{name}", c))
             for (metric, n), values in overall.items():
                 value, count = nanmean(values)
                 rows.append(MetricValue(metric=metric, value=value, n=count, subset=None, k=n))
             per_seed[seed] = rows
-        fields = sorted({f for c in cols for f in c})
-        details = Details(table="per_class", index=np.arange(len(cols)),
-                          columns={f: np.array([c.get(f, np.nan) for c in cols]) for f in fields}, labels=labels)
-        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), [details])
+        yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed),
+                        [Details.from_rows("per_class", detail_rows)])
