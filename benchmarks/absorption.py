@@ -31,7 +31,7 @@ def run(lm, saes, device, cache: MemoryCache | None = None) -> float:
                       cache=cache if cache is not None else MemoryCache(), device=device, batch_size=32,
                       activations=ActivationCache(None))
     start = time.perf_counter()
-    list(info.plugin.run(ctx, info.make_params({})))
+    list(info.run(ctx, info.make_params({})))
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -24,9 +24,9 @@ from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmark
 
 from saebench.cache import ActivationCache, MemoryCache
 from saebench.metrics import EvalContext, discover
-from saebench.metrics.probing.latents import ablated_pooled_by_reencoding, decoder_logit_weights, pooled_latents
-from saebench.metrics.probing.probes import accuracy_from_logits
-from saebench.metrics.probing.scr import node_effects, ranked_latents
+from saebench.metrics.numerics.ablation import ablated_pooled_by_reencoding, decoder_logit_weights, pooled_latents
+from saebench.metrics.numerics.probes import accuracy_from_logits
+from saebench.metrics.numerics.ablation import node_effects, ranked_latents
 from saebench.metrics.probing.tpp import prepare_tpp, tpp_scores
 
 TASKS = {
@@ -47,7 +47,7 @@ def run_family(lm, saes, device, folder) -> float:
     start = time.perf_counter()
     for name, values in TASKS.items():
         info = registry.get(name)
-        list(info.plugin.run(ctx, info.make_params(values)))
+        list(info.run(ctx, info.make_params(values)))
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -120,9 +120,12 @@ def _print_report(report) -> None:
     if not table.empty:
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             print(table.to_string())
-    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "cached", "error")}
+    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "cached", "skipped", "error")}
     print(f"\nrun {report.run_id}: {counts['ok']} unit(s) computed, {counts['cached']} already present, "
-          f"{counts['error']} failed. Results: {report.output_dir}/metrics (pandas.read_parquet)")
+          f"{counts['skipped']} skipped, {counts['error']} failed. Results: {report.output_dir}/metrics "
+          "(pandas.read_parquet)")
+    for o in report.skipped:
+        print(f"  skipped {o.sae_id} / {o.task}: {o.reason}")
     for o in report.failed:
         print(f"  FAILED {o.sae_id} / {o.task}: {o.reason}")
 
@@ -158,8 +161,11 @@ def _list(args: list[str]) -> int:
         **{f"{group}_configs": config_options(group) for group in CONFIG_GROUPS},
     }
     if ns.json:
-        print(json.dumps(data if ns.what == "all" else {k: v for k, v in data.items() if k.startswith(ns.what[:4])},
-                         indent=2, default=list))
+        sections = {"tasks": ["tasks"], "saes": ["saes"], "datasets": ["datasets"],
+                    "formats": ["formats", "architectures"],
+                    "configs": [f"{group}_configs" for group in CONFIG_GROUPS]}
+        chosen = data if ns.what == "all" else {k: data[k] for k in sections[ns.what]}
+        print(json.dumps(chosen, indent=2, default=list))
         return 0
     if ns.what in ("all", "tasks"):
         _print_tasks(data["tasks"])

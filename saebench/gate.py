@@ -8,7 +8,14 @@ Two ways to pair rows:
 
 A row is worse when it moves against the metric's direction by more than the allowed tolerance:
 `z * sqrt(se_a^2 + se_b^2)` when both rows carry a standard error, else `abs + rel * |baseline|` from the
-config (per metric, falling back to the default). Metrics without a direction are reported, never gated.
+config (per metric, falling back to the default). Directions, headline flags and headline k come from
+the metric catalogue stamped on the result rows, never from plugin code:
+- a metric declared without a direction is reported (`info`), never gated;
+- a metric whose direction is unknown (rows without a catalogue, or a name in `metrics:` that no row
+  describes) is `unknown-direction` and fails unless `fail_on_unknown_direction` is false or
+  `directions:` in the config gives it one;
+- rows whose task version or params hash differ between baseline and candidate did different work: they
+  are `incomparable` (both versions / hashes in `note`) and fail unless `fail_on_incomparable` is false.
 A baseline metric missing from the candidate (or defined in the baseline and NaN in the candidate) is
 reported and fails the gate unless `fail_on_missing` is false; NaN in both is "ok".
 """
@@ -23,10 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from saebench.checks import check_keys
 from saebench.errors import ConfigError
 from saebench.frontier import frontier, interpolate_log
-from saebench.metrics import discover
-from saebench.results import read_many, representative
+from saebench.results import catalogue, read_many, representative
+
+UNKNOWN = "unknown"       # direction of a metric no catalogue describes
+DIRECTION_NAMES = {"higher": True, "lower": False, "none": None}
+FAILING = ("worse", "missing", "undefined", "unknown-direction", "incomparable")
 
 KEY = ["task", "metric", "subset", "k"]
 
@@ -47,12 +58,18 @@ class GateConfig:
     tolerances: dict[str, Tolerance] = field(default_factory=dict)   # "task/metric" or "metric" -> tolerance
     metrics: list[str] | None = None            # "task/metric" to gate; None = every headline metric
     fail_on_missing: bool = True
+    fail_on_unknown_direction: bool = True
+    fail_on_incomparable: bool = True
+    directions: dict[str, str] = field(default_factory=dict)  # "task/metric" or "metric" -> higher|lower|none
 
     def __post_init__(self) -> None:
         if self.match not in ("sae", "l0"):
             raise ConfigError(f"gate match must be 'sae' or 'l0', got {self.match!r}.")
         if self.z <= 0:
             raise ConfigError(f"gate z must be positive, got {self.z}.")
+        bad = {k: v for k, v in self.directions.items() if v not in DIRECTION_NAMES}
+        if bad:
+            raise ConfigError(f"gate directions must be one of {sorted(DIRECTION_NAMES)}, got {bad}.")
 
     @classmethod
     def load(cls, path: str | Path | None) -> GateConfig:
@@ -61,10 +78,7 @@ class GateConfig:
         from omegaconf import OmegaConf
 
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
-        valid = {"match", "z", "default", "tolerances", "metrics", "fail_on_missing"}
-        unknown = sorted(set(raw) - valid)
-        if unknown:
-            raise ConfigError(f"Unknown key(s) {unknown} in gate config {str(path)!r}. Valid: {sorted(valid)}.")
+        check_keys(raw, cls.__dataclass_fields__, f"gate config {str(path)!r}")
         try:
             raw["default"] = Tolerance(**raw.get("default", {"abs": 1e-6, "rel": 0.01}))
             raw["tolerances"] = {k: Tolerance(**v) for k, v in (raw.get("tolerances") or {}).items()}
@@ -75,6 +89,9 @@ class GateConfig:
     def tolerance(self, task: str, metric: str) -> Tolerance:
         return self.tolerances.get(f"{task}/{metric}") or self.tolerances.get(metric) or self.default
 
+    def direction_override(self, task: str, metric: str) -> str | None:
+        return self.directions.get(f"{task}/{metric}") or self.directions.get(metric)
+
 
 @dataclass
 class GateReport:
@@ -83,13 +100,16 @@ class GateReport:
 
     @property
     def failed(self) -> bool:
-        bad = self.rows["verdict"] == "worse"
-        if self.config.fail_on_missing:
-            bad |= self.rows["verdict"].isin(["missing", "undefined"])
-        return bool(bad.any())
+        c = self.config
+        failing = {"worse"}
+        failing |= {"missing", "undefined"} if c.fail_on_missing else set()
+        failing |= {"unknown-direction"} if c.fail_on_unknown_direction else set()
+        failing |= {"incomparable"} if c.fail_on_incomparable else set()
+        return bool(self.rows["verdict"].isin(sorted(failing)).any())
 
     def table(self) -> str:
-        cols = ["sae_id", "task", "metric", "subset", "k", "baseline", "candidate", "delta", "allowed", "verdict"]
+        cols = ["sae_id", "task", "metric", "subset", "k", "baseline", "candidate", "delta", "allowed", "verdict",
+                "note"]
         with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
             return self.rows[cols].to_string(index=False, na_rep="")
 
@@ -98,14 +118,22 @@ class GateReport:
         status = "FAILED" if self.failed else "passed"
         lines = [f"## saebench gate: {status}", "",
                  f"match: `{self.config.match}`; " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())), "",
-                 "| SAE | task | metric | subset | k | baseline | candidate | delta | allowed | verdict |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
-        order = {"worse": 0, "missing": 1, "undefined": 2, "no-match": 3, "better": 4, "ok": 5, "info": 6}
+                 "| SAE | task | metric | subset | k | baseline | candidate | delta | allowed | verdict | note |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        order = {"worse": 0, "incomparable": 1, "unknown-direction": 2, "missing": 3, "undefined": 4, "no-match": 5,
+                 "better": 6, "ok": 7, "info": 8}
         for r in self.rows.sort_values("verdict", key=lambda s: s.map(order), kind="stable").itertuples():
+            verdict = f"**{r.verdict}**" if r.verdict in FAILING and self._fails(r.verdict) else r.verdict
             cells = [r.sae_id, r.task, r.metric, _cell(r.subset), _cell(r.k), _num(r.baseline), _num(r.candidate),
-                     _num(r.delta), _num(r.allowed), ("**worse**" if r.verdict == "worse" else r.verdict)]
+                     _num(r.delta), _num(r.allowed), verdict, r.note or ""]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
         return "\n".join(lines) + "\n"
+
+    def _fails(self, verdict: str) -> bool:
+        c = self.config
+        return {"worse": True, "missing": c.fail_on_missing, "undefined": c.fail_on_missing,
+                "unknown-direction": c.fail_on_unknown_direction,
+                "incomparable": c.fail_on_incomparable}.get(verdict, False)
 
 
 def _cell(v: Any) -> str:
@@ -116,50 +144,70 @@ def _num(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
 
-def _directions() -> dict[tuple[str, str], tuple[bool | None, bool]]:
-    out = {}
-    for name, info in discover().items():
-        for m in info.metrics:
-            out[(name, m.name)] = (m.higher_is_better, m.headline)
+Facts = dict[tuple[str, str], tuple[object, bool]]   # (task, metric) -> (direction or UNKNOWN, headline)
+
+
+def _facts(rows: pd.DataFrame, config: GateConfig) -> Facts:
+    """(task, metric) -> (True | False | None | UNKNOWN, headline) from the rows' catalogue and the config."""
+    out: Facts = {}
+    for m in catalogue(rows).itertuples():
+        override = config.direction_override(m.task, m.metric)
+        name = override or (m.direction if isinstance(m.direction, str) else None)
+        direction = DIRECTION_NAMES.get(name, UNKNOWN)
+        out[(m.task, m.metric)] = (direction, m.headline is True or m.headline is np.True_)
     return out
 
 
-def _selected(rows: pd.DataFrame, config: GateConfig, directions) -> pd.DataFrame:
+def _selected(rows: pd.DataFrame, config: GateConfig, facts: Facts) -> pd.DataFrame:
+    """The gated rows: the configured metrics, or every headline metric; with no catalogue (rows older
+    than schema 5) headline status is unknown, so those metrics are gated too (and fail as
+    unknown-direction unless the config gives their direction)."""
     if config.metrics is not None:
         wanted = set(config.metrics)
         mask = [f"{t}/{m}" in wanted or m in wanted for t, m in zip(rows["task"], rows["metric"], strict=True)]
     else:
-        mask = [directions.get((t, m), (None, False))[1] for t, m in zip(rows["task"], rows["metric"], strict=True)]
+        mask = [facts.get((t, m), (UNKNOWN, False))[1] or facts.get((t, m), (UNKNOWN, False))[0] is UNKNOWN
+                for t, m in zip(rows["task"], rows["metric"], strict=True)]
     return rows[np.asarray(mask, dtype=bool)]
 
 
 def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, config: GateConfig) -> GateReport:
     """Compare representative rows of two result tables (see the module docstring)."""
-    directions = _directions()
-    base = _selected(representative(baseline), config, directions)
-    cand = _selected(representative(candidate), config, directions)
+    facts = _facts(pd.concat([baseline, candidate], ignore_index=True), config)
+    base = _selected(representative(baseline), config, facts)
+    cand = _selected(representative(candidate), config, facts)
     if base.empty:
         raise ConfigError("The baseline has no rows for the gated metrics; check --baseline and the gate config.")
     if config.match == "sae":
         pairs = _pair_by_sae(base, cand)
     else:
-        pairs = _pair_by_l0(base, cand, representative(baseline), representative(candidate), directions)
+        pairs = _pair_by_l0(base, cand, representative(baseline), representative(candidate), facts)
     records = []
     for p in pairs:
-        hib = directions.get((p["task"], p["metric"]), (None, False))[0]
-        records.append({**p, **_verdict(p, hib, config)})
+        direction = facts.get((p["task"], p["metric"]), (UNKNOWN, False))[0]
+        verdict = _verdict(p, direction, config)
+        records.append({**p, **verdict})
     cols = ["sae_id", "task", "metric", "subset", "k", "baseline", "baseline_stderr", "candidate", "candidate_stderr",
-            "delta", "allowed", "verdict"]
+            "delta", "allowed", "verdict", "note"]
     return GateReport(pd.DataFrame.from_records(records, columns=cols), config)
+
+
+def _work(version, phash) -> str:
+    return f"v{version} params {phash}"
 
 
 def _pair_by_sae(base: pd.DataFrame, cand: pd.DataFrame) -> list[dict]:
     merged = base.merge(cand, on=["sae_id", *KEY], how="left", suffixes=("_b", "_c"), indicator="presence")
     out = []
     for r in merged.itertuples():
+        present = r.presence != "left_only"
+        same = not present or (r.task_version_b == r.task_version_c and r.params_hash_b == r.params_hash_c)
         out.append({"sae_id": r.sae_id, "task": r.task, "metric": r.metric, "subset": r.subset, "k": r.k,
                     "baseline": r.value_b, "baseline_stderr": r.stderr_b,
-                    "candidate": r.value_c, "candidate_stderr": r.stderr_c, "_absent": r.presence == "left_only"})
+                    "candidate": r.value_c, "candidate_stderr": r.stderr_c, "_absent": not present,
+                    "_incomparable": not same,
+                    "note": "" if same else (f"baseline {_work(r.task_version_b, r.params_hash_b)} vs candidate "
+                                             f"{_work(r.task_version_c, r.params_hash_c)}")})
     return out
 
 
@@ -168,27 +216,35 @@ def _l0_of(rows: pd.DataFrame) -> dict[str, float]:
     return dict(zip(l0["sae_id"], l0["value"], strict=True))
 
 
-def _pair_by_l0(base, cand, base_all, cand_all, directions) -> list[dict]:
+def _pair_by_l0(base, cand, base_all, cand_all, facts: Facts) -> list[dict]:
     base_l0, cand_l0 = _l0_of(base_all), _l0_of(cand_all)
     if not base_l0 or not cand_l0:
         raise ConfigError("match: l0 needs the core task's `l0` metric in both the baseline and the candidate.")
     out = []
     for (task, metric, subset, k), group in base.groupby(KEY, dropna=False, sort=False):
-        hib = directions.get((task, metric), (None, False))[0]
+        hib = facts.get((task, metric), (UNKNOWN, False))[0]
+        hib = True if hib is None or hib is UNKNOWN else hib
         group = group[group["sae_id"].isin(base_l0)]
-        xs, ys = frontier(np.array([base_l0[s] for s in group["sae_id"]]), group["value"].to_numpy(dtype=float),
-                          True if hib is None else hib)
         matches = cand[(cand["task"] == task) & (cand["metric"] == metric)
                        & _same(cand["subset"], subset) & _same(cand["k"], k)]
         by_sae = dict(zip(matches["sae_id"], matches.itertuples(), strict=True))
         for sae_id, l0 in cand_l0.items():
             row = by_sae.get(sae_id)
-            expected = interpolate_log(l0, xs, ys)
+            # the frontier of baseline rows that did the same work as this candidate row
+            same = group if row is None else group[(group["task_version"] == row.task_version)
+                                                   & (group["params_hash"] == row.params_hash)]
+            note = ""
+            if row is not None and same.empty and not group.empty:
+                works = sorted({_work(v, h) for v, h in zip(group["task_version"], group["params_hash"], strict=True)})
+                note = f"baseline {', '.join(works)} vs candidate {_work(row.task_version, row.params_hash)}"
+            xs, ys = frontier(np.array([base_l0[s] for s in same["sae_id"]]), same["value"].to_numpy(dtype=float),
+                              hib)
+            expected = interpolate_log(l0, xs, ys) if len(xs) else float("nan")
             out.append({"sae_id": sae_id, "task": task, "metric": metric, "subset": subset, "k": k,
                         "baseline": expected, "baseline_stderr": float("nan"),
                         "candidate": float("nan") if row is None else row.value,
                         "candidate_stderr": float("nan") if row is None else row.stderr,
-                        "_no_match": math.isnan(expected)})
+                        "_no_match": math.isnan(expected) and not note, "_incomparable": bool(note), "note": note})
     return out
 
 
@@ -198,14 +254,20 @@ def _same(series: pd.Series, value) -> pd.Series:
     return series == value
 
 
-def _verdict(p: dict, higher_is_better: bool | None, config: GateConfig) -> dict:
+def _verdict(p: dict, higher_is_better, config: GateConfig) -> dict:
     base, cand = p["baseline"], p["candidate"]
     nan = {"delta": float("nan"), "allowed": float("nan")}
+    incomparable = p.pop("_incomparable", False)
     if p.pop("_no_match", False):
         return {**nan, "verdict": "no-match"}
     absent = p.pop("_absent", False)
     if absent or cand is None:
         return {**nan, "verdict": "missing"}
+    if incomparable:
+        return {**nan, "verdict": "incomparable"}
+    if higher_is_better is UNKNOWN:
+        return {**nan, "verdict": "unknown-direction",
+                "note": "no catalogue describes this metric's direction; set it in the gate config's `directions:`"}
     if not _finite(base):       # undefined in the baseline (NaN means undefined, e.g. 0/0)
         return {**nan, "verdict": "ok" if not _finite(cand) else "info"}
     if not _finite(cand):       # defined before, undefined now

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from saebench.metrics import PLUGINS, discover
+from saebench.results import catalogue
 
 
 def _fmt(value: float, stderr: float | None) -> str:
@@ -19,17 +19,15 @@ def _fmt(value: float, stderr: float | None) -> str:
 
 
 def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """SAEs x headline metrics (value ± stderr), one column per task.metric, in declaration order."""
-    discover()
+    """SAEs x headline metrics (value ± stderr), one column per task.metric, in the order the rows
+    carry them; headline facts come from the catalogue stamped on the rows (no plugin code)."""
     if rows.empty:
         return pd.DataFrame()
     columns: dict[tuple[str, str], tuple[int | None, str]] = {}
-    for task in rows["task"].drop_duplicates():
-        if task in PLUGINS:
-            for m in PLUGINS.get(task).metrics:
-                if m.headline:
-                    label = m.name if m.headline_k is None else f"{m.name}@{m.headline_k}"
-                    columns[(task, m.name)] = (m.headline_k, label)
+    for m in catalogue(rows).itertuples():
+        if m.headline is True:
+            k = None if pd.isna(m.headline_k) else int(m.headline_k)
+            columns[(m.task, m.metric)] = (k, m.metric if k is None else f"{m.metric}@{k}")
     rows = rows[rows["subset"].isna()]
     # several seeds: the aggregate row (seed null, stderr over seeds) stands for the metric
     aggregated = set(rows.loc[rows["seed"].isna(), ["sae_id", "task", "metric"]].itertuples(index=False, name=None))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from saebench.cache import MemoryCache
+from saebench.services import Services
 from saebench.cache.activations import SequenceActivations
 from saebench.metrics.api import EvalContext
 from saebench.models.adapter import ActivationSpace
@@ -80,5 +80,5 @@ def split_relu_sae(sae_id: str = "planted/split") -> ReLUSAE:
 def context(saes, table) -> EvalContext:
     lm = types.SimpleNamespace(name="planted-lm", revision=None)
     return EvalContext(lm=lm, hook="blocks.0.hook_resid_post", saes=saes, space=ActivationSpace(False),
-                       corpus=None, cache=MemoryCache(), device=torch.device("cpu"), seed=0,
-                       activations=PlantedActivations(table))
+                       device=torch.device("cpu"), seed=0,
+                       services=Services(activations=PlantedActivations(table)))

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from saebench.atomic import atomic_write, atomic_write_text
 from saebench.cache.keys import cache_key
 from saebench.data.tokens import separator_id
 from saebench.errors import DataError
@@ -138,7 +139,7 @@ class ActivationCache:
             folder.mkdir(parents=True, exist_ok=True)
             meta = folder / STORE_META
             if not meta.exists():
-                _write_atomic_text(meta, json.dumps(parts, indent=1, sort_keys=True))
+                atomic_write_text(meta, json.dumps(parts, indent=1, sort_keys=True))
             for path in sorted(folder.glob("shard-*.pt")):
                 try:
                     shard = _Shard(torch.load(path, mmap=True, weights_only=True), path)
@@ -156,7 +157,8 @@ class ActivationCache:
                                              prepend_bos, [p for _, (_t, p) in items])
         special = torch.tensor(lm.special_token_ids(), dtype=torch.long)
         order = sorted(range(len(items)), key=lambda i: -len(tokenized[i]))  # similar lengths per batch
-        bar = tqdm(total=len(items), desc=f"activations {hook} ({dataset or 'texts'})", unit="text", leave=False)
+        bar = tqdm(total=len(items), desc=f"activations {hook} ({dataset or 'texts'})", unit="text", leave=False,
+                   disable=None)
         for s in range(0, len(order), self.shard_texts):
             chunk = order[s:s + self.shard_texts]
             acts, lengths, pooled = [], [], []
@@ -176,9 +178,7 @@ class ActivationCache:
             path = None
             if self.root is not None:
                 path = self.root / key / f"shard-{uuid.uuid4().hex[:12]}.pt"
-                tmp = path.with_suffix(".tmp")
-                torch.save(data, tmp)
-                os.replace(tmp, path)
+                atomic_write(path, lambda tmp, data=data: torch.save(data, tmp))
                 data = torch.load(path, mmap=True, weights_only=True)
             shard = _Shard(data, path)
             for row, h in enumerate(shard.hashes):
@@ -266,12 +266,6 @@ def _gather(where: list[tuple[_Shard, int]]) -> SequenceActivations:
     offsets = torch.zeros(len(where) + 1, dtype=torch.long)
     offsets[1:] = torch.tensor(lengths, dtype=torch.long).cumsum(0)
     return SequenceActivations(torch.cat(acts), offsets, torch.stack(pooled).float())
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

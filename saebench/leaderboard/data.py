@@ -7,10 +7,10 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from saebench.metrics import discover
-from saebench.results import read_details, read_many, representative
+from saebench.results import catalogue, direction_of, read_details, read_many, representative
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,12 @@ class Column:
     def label(self) -> str:
         return self.metric + ("" if self.k is None else f"@{self.k}")
 
+    known_direction: bool = True
+
     @property
     def arrow(self) -> str:
+        if not self.known_direction:
+            return "?"
         return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
 
 
@@ -51,15 +55,26 @@ def page_name(sae_id: str) -> str:
 
 
 def headline_columns(rows: pd.DataFrame) -> list[Column]:
-    registry = discover()
-    present = set(zip(rows["task"], rows["metric"], strict=True))
+    """Headline columns from the catalogue the rows carry (core first, then tasks by name). A task whose
+    rows carry no catalogue (written before schema 5) is shown, not dropped: each of its overall metrics
+    becomes a column with an unknown direction ("?")."""
     cols = []
+    cat = catalogue(rows)
+    overall = rows[rows["subset"].isna()]
     for task in sorted(set(rows["task"]), key=lambda t: (t != "core", t)):
-        if task not in registry:
+        entries = cat[cat["task"] == task]
+        if entries["direction"].notna().any():
+            for m in entries.itertuples():
+                if m.headline is True or m.headline is np.True_:
+                    k = None if pd.isna(m.headline_k) else int(m.headline_k)
+                    cols.append(Column(task, m.metric, k, direction_of(m.direction), m.description or ""))
             continue
-        for m in registry.get(task).metrics:
-            if m.headline and (task, m.name) in present:
-                cols.append(Column(task, m.name, m.headline_k, m.higher_is_better, m.description))
+        sel = overall[overall["task"] == task]
+        for metric in sel["metric"].drop_duplicates():
+            ks = sel.loc[sel["metric"] == metric, "k"].dropna()
+            k = None if ks.empty else int(ks.min())
+            cols.append(Column(task, metric, k, None, "No catalogue in these results (written before schema 5): "
+                                                      "direction and headline status unknown.", False))
     return cols
 
 

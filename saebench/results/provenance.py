@@ -51,5 +51,6 @@ def git_sha() -> str:
 
 
 def slug(text: str) -> str:
-    """File-name-safe version of an id ('gemma-scope/layer_12/width_16k' -> 'gemma-scope__layer_12__width_16k')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("/", "__")).strip("_")[:150] or "unnamed"
+    """File-name-safe, never hidden (no leading dot) version of an id
+    ('gemma-scope/layer_12/width_16k' -> 'gemma-scope__layer_12__width_16k')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("/", "__")).strip("._-")[:150] or "unnamed"

@@ -75,3 +75,24 @@ def representative(metrics: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(_aggregate=rows["seed"].isna()).sort_values(["_aggregate", "created_at"], kind="stable")
     key = ["sae_id", "task", "metric", "subset", "k"]
     return rows.drop_duplicates(subset=key, keep="last").drop(columns="_aggregate").reset_index(drop=True)
+
+
+def catalogue(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The metric catalogue carried by the rows: one row per (task, metric) with `direction` ('higher',
+    'lower', 'none' or None = unknown, i.e. rows written before schema 5), `headline`, `headline_k` and
+    `description`, from the newest row that has them. Readers need no plugin code."""
+    cols = ["task", "metric", "direction", "headline", "headline_k", "description", "metric_order"]
+    if metrics.empty:
+        return pd.DataFrame(columns=cols)
+    rows = metrics.sort_values("created_at", kind="stable")
+    known = rows[rows["direction"].notna()].drop_duplicates(["task", "metric"], keep="last")
+    pairs = rows[["task", "metric"]].drop_duplicates()
+    out = pairs.merge(known[cols], on=["task", "metric"], how="left")
+    out["_first"] = range(len(out))     # metrics without a catalogue keep the order they appear in
+    out = out.sort_values(["task", "metric_order", "_first"], kind="stable", na_position="last")
+    return out[cols].reset_index(drop=True)
+
+
+def direction_of(direction: str | None) -> bool | None:
+    """'higher' -> True, 'lower' -> False, 'none' -> None (see `catalogue`); unknown raises KeyError."""
+    return {"higher": True, "lower": False, "none": None}[direction]

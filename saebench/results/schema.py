@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4  # 2: sae_json; 3: details item labels, null seed for aggregates; 4: manifest info_json
+# 2: sae_json; 3: details item labels, null seed for aggregates; 4: manifest info_json;
+# 5: the metric catalogue on every row (direction, headline, headline_k, description) and the SAE's
+#    weight fingerprint (part of the resume key, with model and model_revision)
+SCHEMA_VERSION = 5
 
 # One row per metric value (long / tidy).
 METRICS_SCHEMA = pa.schema([
@@ -36,6 +39,14 @@ METRICS_SCHEMA = pa.schema([
     ("git_sha", pa.string()),
     ("duration_s", pa.float64()),
     ("sae_json", pa.string()),
+    ("sae_fingerprint", pa.string()),
+    # The metric catalogue, as declared by the plugin version that wrote the row (null: unknown, i.e.
+    # written before schema 5): direction 'higher' | 'lower' | 'none' (declared without a direction).
+    ("direction", pa.string()),
+    ("headline", pa.bool_()),
+    ("headline_k", pa.int32()),
+    ("description", pa.string()),
+    ("metric_order", pa.int16()),          # position in the plugin's declaration (tables list metrics so)
 ])
 
 # One row per (item, field) of a per-item table (e.g. per-latent density).
@@ -63,6 +74,9 @@ MANIFEST_SCHEMA = pa.schema([
     ("sae_id", pa.string()),
     ("params_hash", pa.string()),
     ("dtype", pa.string()),
+    ("model", pa.string()),
+    ("model_revision", pa.string()),
+    ("sae_fingerprint", pa.string()),
     ("status", pa.string()),
     ("reason", pa.string()),
     ("traceback", pa.string()),
@@ -81,4 +95,7 @@ def file_schema(schema: pa.Schema) -> pa.Schema:
 
 STATUSES = ("ok", "error", "skipped")
 # Key that identifies a completed unit for resume: a rerun skips units already present.
-UNIT_KEY = ("sae_id", "task", "task_version", "params_hash", "dtype")
+# Model, revision and the SAE's weight fingerprint are part of it: replacing the files behind an id, or
+# changing the model, recomputes instead of reusing old rows.
+UNIT_KEY = ("sae_id", "task", "task_version", "params_hash", "dtype", "model", "model_revision", "sae_fingerprint")
+CATALOGUE_COLUMNS = ("direction", "headline", "headline_k", "description", "metric_order")

@@ -1,17 +1,17 @@
 """Write result units as Hive-partitioned Parquet parts, atomically (temp file + rename).
 
 Layout under the output root:
-  metrics/task=<task>/<sae>__<params_hash>__<dtype>__<run_id>.parquet   (presence = unit complete)
+  metrics/task=<task>/<sae slug>__<unit hash>__<run_id>.parquet   (presence = unit complete)
   details/task=<task>/<same name>.parquet
-  manifest/<run_id>__<sae>__<task>.parquet                              (ok / error / skipped)
+  manifest/<run_id>__<sae slug>__<unit hash>.parquet               (ok / error / skipped)
+The unit hash covers the whole unit key (and the full SAE id), so ids that slug alike never collide.
 Details are written before metrics, so a killed run never leaves a complete-looking unit without them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saebench.metrics.api import RUN_SEED, Details, MetricValue
+from saebench.atomic import atomic_write
 from saebench.results.provenance import slug
 from saebench.results.schema import (
     DETAILS_SCHEMA,
@@ -28,8 +28,15 @@ from saebench.results.schema import (
     METRICS_SCHEMA,
     PARTITION_COLUMN,
     SCHEMA_VERSION,
+    STATUSES,
     UNIT_KEY,
 )
+from saebench.results.values import RUN_SEED, Details, MetricInfo, MetricValue
+
+
+def unit_hash(key: tuple) -> str:
+    """A short hash of a full unit key (file names; never part of the key itself)."""
+    return hashlib.sha256(json.dumps(list(key), default=str).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,24 +63,20 @@ class UnitStamp:
     saebench_version: str
     git_sha: str
     sae_json: str = "{}"
+    sae_fingerprint: str = ""
+
+    @property
+    def unit_key(self) -> tuple:
+        return tuple(getattr(self, c) for c in UNIT_KEY)
 
     @property
     def part_name(self) -> str:
-        return f"{slug(self.sae_id)}__{self.params_hash}__{self.dtype}__{self.run_id}.parquet"
+        return f"{slug(self.sae_id)[:80]}__{unit_hash(self.unit_key)}__{self.run_id}.parquet"
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write a Parquet table atomically (see `saebench.atomic`)."""
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class ResultWriter:
@@ -83,28 +86,33 @@ class ResultWriter:
         self.root = Path(root)
 
     def completed_units(self) -> set[tuple]:
-        """UNIT_KEY tuples of every unit with a metrics part under root."""
+        """UNIT_KEY tuples of every unit with a metrics part under root (parts older than schema 5, which
+        have no SAE fingerprint, never match a new unit and are recomputed)."""
         folder = self.root / "metrics"
         if not folder.exists():
             return set()
         done = set()
+        wanted = [c for c in UNIT_KEY if c != "task"]
         for f in folder.glob("task=*/*.parquet"):
-            t = pq.read_table(f, columns=[c for c in UNIT_KEY if c != "task"])
+            t = pq.read_table(f)
             task = f.parent.name.removeprefix("task=")
-            if t.num_rows:
-                row = {c: t.column(c)[0].as_py() for c in t.column_names}
+            if t.num_rows and all(c in t.column_names for c in wanted):
+                row = {c: t.column(c)[0].as_py() for c in wanted}
                 done.add(tuple(task if c == "task" else row[c] for c in UNIT_KEY))
         return done
 
     def write_unit(self, stamp: UnitStamp, metrics: list[MetricValue], details: list[Details],
-                   duration_s: float, info: dict | None = None) -> Path:
-        """Write one complete unit (details first, then metrics) and its 'ok' manifest row."""
+                   duration_s: float, info: dict | None = None,
+                   catalogue: dict[str, MetricInfo] | None = None) -> Path:
+        """Write one complete unit (details first, then metrics) and its 'ok' manifest row. `catalogue`
+        (metric name -> MetricInfo) is stamped on every row, so readers need no plugin code."""
         if details:
             self._write_details(stamp, details)
         path = self.root / "metrics" / f"task={stamp.task}" / stamp.part_name
-        write_table_atomic(metrics_table(stamp, metrics, duration_s), path)
+        write_table_atomic(metrics_table(stamp, metrics, duration_s, catalogue or {}), path)
         self.write_manifest(stamp.run_id, stamp.task, stamp.task_version, stamp.sae_id, stamp.params_hash,
-                            stamp.dtype, "ok", "", "", duration_s, len(metrics), info)
+                            stamp.dtype, "ok", "", "", duration_s, len(metrics), info, model=stamp.model,
+                            model_revision=stamp.model_revision, sae_fingerprint=stamp.sae_fingerprint)
         return path
 
     def _write_details(self, stamp: UnitStamp, details: list[Details]) -> None:
@@ -136,23 +144,39 @@ class ResultWriter:
 
     def write_manifest(self, run_id: str, task: str, task_version: str, sae_id: str, params_hash: str,
                        dtype: str, status: str, reason: str, traceback: str, duration_s: float,
-                       n_metrics: int, info: dict | None = None) -> Path:
+                       n_metrics: int, info: dict | None = None, *, model: str | None = None,
+                       model_revision: str | None = None, sae_fingerprint: str | None = None) -> Path:
+        """One manifest row: `status` ok | error | skipped, with the reason (and traceback for errors)."""
+        if status not in STATUSES:
+            raise ValueError(f"manifest status must be one of {STATUSES}, got {status!r}")
         row = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created_at": datetime.now(timezone.utc),
                "task": task, "task_version": task_version, "sae_id": sae_id, "params_hash": params_hash,
-               "dtype": dtype, "status": status, "reason": reason, "traceback": traceback,
+               "dtype": dtype, "model": model, "model_revision": model_revision,
+               "sae_fingerprint": sae_fingerprint, "status": status, "reason": reason, "traceback": traceback,
                "duration_s": duration_s, "n_metrics": n_metrics,
                "info_json": json.dumps(info, sort_keys=True, default=str) if info else None}
         table = pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)
-        path = self.root / "manifest" / f"{run_id}__{slug(sae_id)}__{task}.parquet"
+        key = (sae_id, task, task_version, params_hash, dtype, model, model_revision, sae_fingerprint, status)
+        path = self.root / "manifest" / f"{run_id}__{slug(sae_id)[:80]}__{unit_hash(key)}.parquet"
         write_table_atomic(table, path)
         return path
 
 
-def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: float) -> pa.Table:
+def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: float,
+                  catalogue: dict[str, MetricInfo] | None = None) -> pa.Table:
     """Rows of METRICS_SCHEMA (minus the `task` partition column, which the folder name carries)."""
     rows = []
+    catalogue = catalogue or {}
+    order = {name: i for i, name in enumerate(catalogue)}
     for m in metrics:
+        info = catalogue.get(m.metric)
         rows.append({
+            "direction": None if info is None else info.direction,
+            "headline": None if info is None else info.headline,
+            "headline_k": None if info is None else info.headline_k,
+            "description": None if info is None else info.description,
+            "metric_order": order.get(m.metric),
+            "sae_fingerprint": stamp.sae_fingerprint,
             "schema_version": SCHEMA_VERSION, "run_id": stamp.run_id, "created_at": stamp.created_at,
             "task": stamp.task, "task_version": stamp.task_version, "metric": m.metric, "subset": m.subset,
             "k": m.k, "value": float(m.value), "stderr": None if m.stderr is None else float(m.stderr),

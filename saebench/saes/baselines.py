@@ -1,8 +1,9 @@
 """Baseline and diagnostic SAEs, loadable like any other so every metric can be sanity-checked:
 
 - `identity`: f = x, x_hat = x (perfect reconstruction, dense; FVU 0 and CE score 1 by construction);
-- `pca`: the top principal directions of the hook's activations, fitted streaming on the run's corpus
-  (float64 covariance) and cached on disk; dense, orthonormal decoder;
+- `pca`: the top principal directions of the hook's activations; dense, orthonormal decoder. Loading
+  builds it unfitted (no LM pass, no corpus read); the runner fits it from the run's corpus through the
+  services (`saebench.services.fits`, streaming float64 covariance, cached on disk) before it is used;
 - `random`: an SAE of the same architecture, width and sparsity settings as `of` (or as given), with
   random unit decoder rows and a tied encoder, as at initialisation;
 - `permuted_decoder`: `of` with its decoder rows shuffled, so each latent fires as trained but writes
@@ -14,14 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
+from torch import nn
 
-from saebench.cache.activations import default_cache_dir
-from saebench.cache.keys import cache_key
 from saebench.errors import SAELoadError
 from saebench.saes.architectures import IdentityActivationSAE, LinearSAE, register_architecture
 from saebench.saes.build import build_sae
@@ -32,9 +30,38 @@ from saebench.saes.spec import SAESpec
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PCAFitRequest:
+    """What a PCA control is fitted on: `n_tokens` corpus tokens in rows of `context_size` at its hook."""
+
+    hook: str
+    centred: bool
+    n_tokens: int
+    context_size: int
+
+    def key_parts(self) -> dict:
+        return {"hook": self.hook, "centred": self.centred, "n_tokens": self.n_tokens,
+                "context_size": self.context_size}
+
+
 @register_architecture("pca")
 class PCASAE(IdentityActivationSAE):
-    """f = (x - mean) @ V;  x_hat = f @ V.T + mean, with V the top principal directions."""
+    """f = (x - mean) @ V;  x_hat = f @ V.T + mean, with V the top principal directions.
+
+    Built unfitted by loading (`fit_request` set, zero weights); `apply_fit` installs the statistics."""
+
+    fit_request: PCAFitRequest | None = None
+
+    def apply_fit(self, stats: dict[str, torch.Tensor]) -> None:
+        """Install mean, components and eigenvalues from `saebench.services.fits.pca_statistics`."""
+        d_sae = self.d_sae
+        V = stats["components"][:d_sae].to(self.W_dec.dtype)           # [d_sae, d_in], rows orthonormal
+        self.W_enc = nn.Parameter(V.T.contiguous().to(self.W_enc.device), requires_grad=False)
+        self.W_dec = nn.Parameter(V.clone().to(self.W_dec.device), requires_grad=False)
+        self.b_dec = nn.Parameter(stats["mean"].clone().to(self.b_dec.device, self.b_dec.dtype), requires_grad=False)
+        eig = stats["eigenvalues"]
+        self.metadata.extra["pca_explained_fraction"] = float(eig[:d_sae].sum() / eig.sum())
+        self.fit_request = None
 
 
 def _need_lm(spec: SAESpec, env, what: str):
@@ -131,66 +158,17 @@ def permuted_decoder_baseline(spec: SAESpec, env=None) -> LinearSAE:
 
 @register_format("pca")
 def pca_baseline(spec: SAESpec, env=None) -> LinearSAE:
-    """PCA of the hook's activations on the run's corpus (cached on disk by model, hook, data, budget)."""
-    lm = _need_lm(spec, env, "collect activations")
+    """An unfitted PCA control of the hook (widths from the model's config; the runner fits it)."""
+    lm = _need_lm(spec, env, "know the hook width")
     hook = _hook(spec)
-    if env.corpus is None:
-        raise SAELoadError(f"SAE {spec.id!r}: the pca baseline needs the run's corpus.")
     n_tokens = int(spec.options.get("n_tokens", 65_536))
     context_size = int(spec.options.get("context_size", 128))
     d_in = lm.hook_width(hook)
     d_sae = int(spec.options.get("d_sae", d_in))
     if not 1 <= d_sae <= d_in:
         raise SAELoadError(f"SAE {spec.id!r}: pca d_sae must be in 1..d_in={d_in}, got {d_sae}.")
-    key = cache_key("pca", model=lm.name, revision=lm.revision, hook=hook, centred=bool(spec.centred),
-                    corpus=env.corpus.to_dict(), n_tokens=n_tokens, context_size=context_size)
-    cache_dir = Path(env.cache_dir or default_cache_dir()) / "baselines"
-    path = cache_dir / f"pca-{key[:24]}.safetensors"
-    if path.is_file():
-        stats = load_file(str(path))
-        log.info("pca baseline %s: reusing %s", spec.id, path)
-    else:
-        stats = fit_pca(lm, hook, env, n_tokens, context_size, bool(spec.centred))
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file(stats, str(tmp))
-        tmp.replace(path)
-    V = stats["components"][:d_sae]                      # [d_sae, d_in], rows orthonormal
-    md = _metadata(spec, hook, "pca", env, pca_n_tokens=n_tokens,
-                   pca_explained_fraction=float(stats["eigenvalues"][:d_sae].sum() / stats["eigenvalues"].sum()))
-    return PCASAE(V.T.contiguous(), V.clone(), torch.zeros(d_sae), stats["mean"].clone(), metadata=md,
-                  apply_b_dec_to_input=True)
-
-
-@torch.no_grad()
-def fit_pca(lm, hook: str, env, n_tokens: int, context_size: int, centred: bool) -> dict[str, torch.Tensor]:
-    """Streaming mean and covariance (float64) over non-special tokens, then an eigendecomposition."""
-    from saebench.data.corpus import iter_documents
-    from saebench.data.tokens import pack_documents, special_mask
-
-    n_rows = -(-n_tokens // context_size)
-    tokens = pack_documents(iter_documents(env.corpus), lm.tokenizer, context_size, n_rows, True,
-                            source=f"corpus {env.corpus.path!r}")
-    keep_all = ~special_mask(tokens, lm.special_token_ids())
-    space = lm.activation_space(centred)
-    d = lm.hook_width(hook)
-    total, outer, count = torch.zeros(d, dtype=torch.float64), torch.zeros(d, d, dtype=torch.float64), 0
-    shift = None
-    bs = max(1, env.batch_size)
-    for start in tqdm(range(0, n_rows, bs), desc=f"pca {hook}", unit="batch", leave=False, disable=None):
-        batch = tokens[start:start + bs]
-        x = space.to_sae(lm.activations(batch, hook)).double().cpu()[keep_all[start:start + bs]]
-        if shift is None:
-            shift = x.mean(0)  # shifted sums keep the covariance accurate when the mean is large
-        x = x - shift
-        total += x.sum(0)
-        outer += x.T @ x
-        count += x.shape[0]
-    if count < 2:
-        raise SAELoadError(f"pca baseline on {hook}: only {count} usable tokens; raise options.n_tokens.")
-    mean_shifted = total / count
-    cov = (outer - count * torch.outer(mean_shifted, mean_shifted)) / (count - 1)
-    eigenvalues, vectors = torch.linalg.eigh(cov)
-    order = torch.argsort(eigenvalues, descending=True)
-    return {"mean": (mean_shifted + shift).float(), "components": vectors[:, order].T.contiguous().float(),
-            "eigenvalues": eigenvalues[order].clamp_min(0).float(), "n_tokens": torch.tensor(count)}
+    md = _metadata(spec, hook, "pca", env, pca_n_tokens=n_tokens)
+    sae = PCASAE(torch.zeros(d_in, d_sae), torch.zeros(d_sae, d_in), torch.zeros(d_sae), torch.zeros(d_in),
+                 metadata=md, apply_b_dec_to_input=True)
+    sae.fit_request = PCAFitRequest(hook, bool(spec.centred), n_tokens, context_size)
+    return sae

@@ -27,9 +27,7 @@ class ModuleSAE(SAEFacts, nn.Module):
         self.module = module
         self.metadata = metadata
         self.architecture = metadata.architecture
-        self.apply_b_dec_to_input = False
-        self.input_norm = "none"
-        self.W_skip = None
+        self.W_skip = None          # decode(f) is the module's whole output: no normalisation, no skip
 
     @property
     def W_dec(self) -> torch.Tensor:

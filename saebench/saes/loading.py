@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,15 +21,22 @@ from saebench.saes.validation import check_finite
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class LoadEnv:
-    """What baselines need beyond a spec: the model (for widths and activations), a corpus, a cache dir."""
+    """What baselines need beyond a spec: the model (hook widths only; loading runs no LM pass and reads
+    no corpus) and the run's seed. `lm_factory` loads the model on first use, so a run whose units are
+    all present never loads it."""
 
-    lm: Any = None              # saebench.models.LanguageModel
-    corpus: Any = None          # saebench.data.CorpusSpec
-    cache_dir: Path | None = None
-    seed: int = 0
-    batch_size: int = 16
+    def __init__(self, lm: Any = None, seed: int = 0, lm_factory: Callable[[], Any] | None = None) -> None:
+        self._lm = lm
+        self._factory = lm_factory
+        self.seed = seed
+
+    @property
+    def lm(self) -> Any:
+        """The run's saebench.models.LanguageModel (loaded now if it was not yet)."""
+        if self._lm is None and self._factory is not None:
+            self._lm = self._factory()
+        return self._lm
 
 
 def load_sae(spec: SAESpec | dict, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -86,7 +92,7 @@ def check_compatible(sae: nn.Module, lm) -> None:
     """Raise `IncompatibleSAEError` if a hook is absent from `lm` or a width differs; warn (and record)
     when the SAE's stated model differs from `lm` (set `model:` in the SAE spec to declare an alias)."""
     md = sae.metadata
-    for hook, width, what in ((md.hook, sae.d_in, "d_in"), (md.output_hook, getattr(sae, "d_out", sae.d_in), "d_out")):
+    for hook, width, what in ((md.hook, sae.d_in, "d_in"), (md.output_hook, sae.d_out, "d_out")):
         if hook is None:
             continue
         try:

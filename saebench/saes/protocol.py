@@ -27,14 +27,33 @@ class SAEMetadata:
 
 @runtime_checkable
 class SAE(Protocol):
-    """encode(x[..., d_in]) -> f[..., d_sae]; decode(f) -> x_hat[..., d_out]; reconstruct(x) -> (f, x_hat)."""
+    """What every metric may rely on, and nothing more.
 
-    d_in: int
-    d_sae: int
+    encode(x[..., d_in]) -> f[..., d_sae]; decode(f) -> y[..., d_out]; reconstruct(x) -> (f, x_hat), the
+    exact output. For SAEs that normalise their input per token, x_hat = decode(f) * scale + shift with
+    (scale, shift) = output_affine(x); a transcoder's skip adds x @ W_skip. Metrics that ablate latents in
+    closed form use exactly these facts."""
+
     metadata: SAEMetadata
+    input_norm: str                      # 'none' | 'constant_norm_rescale' | 'layer_norm'
 
     @property
-    def W_dec(self) -> torch.Tensor: ...  # [d_sae, d_in]
+    def d_in(self) -> int: ...
+
+    @property
+    def d_sae(self) -> int: ...
+
+    @property
+    def d_out(self) -> int: ...          # width of the reconstruction (d_in unless a transcoder)
+
+    @property
+    def is_transcoder(self) -> bool: ...  # reads metadata.hook, reconstructs metadata.output_hook
+
+    @property
+    def W_dec(self) -> torch.Tensor: ...  # [d_sae, d_out]
+
+    @property
+    def W_skip(self) -> torch.Tensor | None: ...  # [d_in, d_out] skip connection (transcoders), or None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -42,10 +61,17 @@ class SAE(Protocol):
 
     def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
+    def output_affine(self, x: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
 
 class SAEFacts:
     """Shared by every SAE implementation: shape facts read off W_dec, transcoder flag, description,
-    and `forward` as the exact reconstruction. Subclasses provide W_dec, d_in, metadata, reconstruct."""
+    and `forward` as the exact reconstruction. Subclasses provide W_dec, d_in, metadata, reconstruct
+    (and W_skip: an attribute, None when there is no skip connection)."""
+
+    input_norm = "none"
 
     @property
     def d_sae(self) -> int:
@@ -58,6 +84,10 @@ class SAEFacts:
     @property
     def is_transcoder(self) -> bool:
         return self.metadata.output_hook is not None
+
+    def output_affine(self, x: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+        """(scale, shift) with x_hat = decode(f) * scale + shift (+ skip); (1, 0) without normalisation."""
+        return 1.0, 0.0
 
     def hyperparameters(self) -> dict:
         """Architecture-specific settings beyond the weights (e.g. TopK's k)."""

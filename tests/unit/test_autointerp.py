@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from saebench.metrics.autointerp.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
+from saebench.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
 from saebench.metrics.autointerp.plugin import AutoInterpParams, _score_latent
 from saebench.metrics.autointerp.prompts import MalformedReply, parse_explanation, parse_numbers
 from saebench.metrics.autointerp.sampling import LatentRecord, Window, collect_records

@@ -34,7 +34,7 @@ def test_overrides_reach_the_params():
 def test_unknown_task_and_param_names():
     with pytest.raises(UnknownNameError, match="Unknown task 'cor'. Did you mean: 'core'"):
         plan_tasks(run_config_from_hydra(compose(["+task.cor={}"])))
-    with pytest.raises(ConfigError, match=r"Unknown parameter\(s\) \['n_token'\] for task 'core'"):
+    with pytest.raises(ConfigError, match=r"Unknown key\(s\) \['n_token'\] in the parameters of task 'core'"):
         plan_tasks(run_config_from_hydra(compose(["+task.core.n_token=5"])))
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from saebench.cache import MemoryCache
+from saebench.services import Services
 from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
@@ -20,8 +20,8 @@ def corpus():
 
 
 def run_core(lm, saes, params=PARAMS):
-    ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), corpus=corpus(),
-                      cache=MemoryCache(), device=lm.device, batch_size=8)
+    ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), 
+                      services=Services.for_model(lm, corpus()), device=lm.device, batch_size=8)
     return {r.sae_id: {m.metric: m for m in r.metrics} for r in evaluate_core(ctx, params)}
 
 

@@ -122,13 +122,14 @@ def test_bad_gate_inputs_give_clear_errors(tmp_path):
 def test_undefined_values(tmp_path):
     from saebench.metrics.api import MetricValue
     from saebench.results import ResultWriter
-    from tests.results_fixture import stamp
+    from tests.results_fixture import catalogue_of, stamp
 
     nan = float("nan")
     for root, values in (("a", (nan, 0.5)), ("b", (nan, nan))):
         ResultWriter(tmp_path / root).write_unit(
             stamp("s", "core", "relu", 64), [MetricValue(metric="fvu", value=values[0]),
-                                             MetricValue(metric="ce_loss_score", value=values[1])], [], 1.0)
+                                             MetricValue(metric="ce_loss_score", value=values[1])], [], 1.0,
+            catalogue=catalogue_of("core"))
     report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
     verdicts = dict(zip(report.rows.metric, report.rows.verdict, strict=True))
     assert verdicts == {"fvu": "ok", "ce_loss_score": "undefined"} and report.failed   # NaN both: fine; new NaN: not

@@ -13,13 +13,13 @@ from saebench.cache.activations import SequenceActivations, clear_entries
 from saebench.data.labelled import load_labelled
 from saebench.data.tasks import dataset_names, dataset_spec
 from saebench.errors import ConfigError, DataError, UnknownNameError
-from saebench.metrics.probing.latents import (
+from saebench.metrics.applicability import affine_decoder
+from saebench.metrics.numerics.ablation import (
     ablated_logits,
     ablated_pooled_by_reencoding,
-    check_affine_decoder,
     pooled_latents,
 )
-from saebench.metrics.probing.probes import LinearProbes, RecipeParams, fit_logistic, train_recipe_probes
+from saebench.metrics.numerics.probes import LinearProbes, RecipeParams, fit_logistic, train_recipe_probes
 from saebench.models.adapter import ActivationSpace
 from saebench.saes import ReLUSAE, TopKSAE
 from tests.builders import metadata
@@ -148,8 +148,6 @@ def test_ablated_logits_all_sizes_from_one_cumsum():
 
 
 def test_non_affine_decoder_is_refused():
-    from saebench.errors import IncompatibleSAEError
-
     sae = _saes()["relu"]
 
     class Squared(ReLUSAE):
@@ -157,9 +155,8 @@ def test_non_affine_decoder_is_refused():
             return (f ** 2) @ self.W_dec
 
     bad = Squared(sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec, metadata=sae.metadata)
-    check_affine_decoder(sae)
-    with pytest.raises(IncompatibleSAEError, match="not affine"):
-        check_affine_decoder(bad)
+    assert affine_decoder(sae) is None
+    assert "not affine" in affine_decoder(bad)
 
 
 # ----- activation cache ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch
 
 from saebench.metrics import discover
 from saebench.metrics.api import MetricValue
-from saebench.metrics.probing.common import with_seed_aggregates
+from saebench.metrics.numerics.aggregate import with_seed_aggregates
 from tests.planted import context, dataset_entry, split_relu_sae, write_world
 
 discover()
@@ -24,7 +24,7 @@ def _value(result, metric, k=None, subset=None, seed=...):
 
 def _run(plugin, ctx, **params):
     info = discover().get(plugin)
-    return list(info.plugin.run(ctx, info.make_params(params)))
+    return list(info.run(ctx, info.make_params(params)))
 
 
 def test_sparse_probing_top1_finds_the_planted_latent(tmp_path):
@@ -120,17 +120,16 @@ def test_seed_aggregates_skip_undefined_values():
     assert agg[0].value == 2.0 and agg[0].n == 2 and agg[0].stderr == pytest.approx(2 ** 0.5 / 2 ** 0.5)
 
 
-def test_transcoders_are_refused_by_scr(tmp_path):
-    from saebench.errors import IncompatibleSAEError
+def test_transcoders_do_not_apply_to_scr_tpp_absorption():
     from saebench.saes.protocol import SAEMetadata
 
-    classes = ["a", "b"]
-    path, table = write_world(tmp_path, classes, 40, {"a": {0: 1.0}, "b": {}}, spurious={"plus": {1: 1.0}, "minus": {}})
     sae = split_relu_sae()
+    registry = discover()
+    for task in ("scr", "tpp", "absorption", "sparse_probing", "core"):
+        assert registry.get(task).not_applicable(sae) is None
     md = sae.metadata
     sae.metadata = SAEMetadata(sae_id=md.sae_id, hook=md.hook, output_hook="blocks.1.hook_resid_post",
                                architecture=md.architecture, source=md.source)
-    with pytest.raises(IncompatibleSAEError, match="transcoder"):
-        _run("scr", context([sae], table), datasets=[dataset_entry(path, classes, ["plus", "minus"],
-                                                                   scr_pairs=[["a", "b"]])],
-             train_size=40, test_size=16, n_values=[1])
+    for task in ("scr", "tpp", "absorption"):
+        assert "transcoder" in registry.get(task).not_applicable(sae)
+    assert registry.get("core").not_applicable(sae) is None

@@ -35,7 +35,7 @@ def test_write_and_read_back_one_tidy_table(tmp_path):
     assert d.value.tolist() == [0.1, 0.0, 0.5] and set(d.table) == {"latent"} and set(d.task) == {"core"}
     m = read_manifest(tmp_path)
     assert m.status.tolist() == ["ok"] and m.n_metrics.tolist() == [3]
-    assert w.completed_units() == {("rel/sae-1", "core", "1.0.0", "p1", "float32")}
+    assert w.completed_units() == {("rel/sae-1", "core", "1.0.0", "p1", "float32", "m", None, "")}
 
 
 def test_written_files_match_the_schema(tmp_path):

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from saebench.cache import MemoryCache
+from saebench.services import Services
+from saebench.services.fits import fit_controls, needs_fit
 from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
@@ -22,8 +23,9 @@ def corpus():
 
 
 def run_core(lm, saes, hook, output_hook=None):
-    ctx = EvalContext(lm=lm, hook=hook, saes=saes, space=lm.activation_space(False), corpus=corpus(),
-                      cache=MemoryCache(), device=lm.device, batch_size=8, output_hook=output_hook)
+    ctx = EvalContext(lm=lm, hook=hook, saes=saes, space=lm.activation_space(False), 
+                      services=Services.for_model(lm, corpus()), device=lm.device, batch_size=8,
+                      output_hook=output_hook)
     return {r.sae_id: {m.metric: m.value for m in r.metrics} for r in evaluate_core(ctx, PARAMS)}
 
 
@@ -52,13 +54,26 @@ def test_mlp_transcoder_hooks(stories):
     torch.testing.assert_close(x_out, stories.layers[1].mlp(seen["in"]))
 
 
-def test_pca_baselines_have_known_fvu(stories, tmp_path):
-    env = LoadEnv(lm=stories, corpus=corpus(), cache_dir=tmp_path, batch_size=8)
+def test_pca_baselines_have_known_fvu(stories, tmp_path, monkeypatch):
+    env = LoadEnv(lm=stories)
     opts = {"n_tokens": PARAMS.n_tokens, "context_size": PARAMS.context_size}   # fitted on the evaluated tokens
+    calls = []
+    real = stories.activations
+    monkeypatch.setattr(stories, "activations", lambda *a, **k: calls.append(1) or real(*a, **k))
     full = load_sae({"id": "pca64", "format": "pca", "hook": HOOK, "options": opts}, env=env)
     top8 = load_sae({"id": "pca8", "format": "pca", "hook": HOOK, "options": {**opts, "d_sae": 8}}, env=env)
     ident = load_sae({"id": "id", "format": "identity", "hook": HOOK}, env=env)
+    assert calls == [] and needs_fit(full) and needs_fit(top8)          # loading runs no LM pass
+    services = Services.for_model(stories, corpus(), cache_dir=tmp_path)
+    fit_controls([full, top8, ident], stories, services, batch_size=8)
+    assert not needs_fit(full) and len(calls) > 0
     assert len(list((tmp_path / "baselines").glob("pca-*.safetensors"))) == 1   # one fit, cached, reused
+    n_calls = len(calls)
+    again = load_sae({"id": "pca8b", "format": "pca", "hook": HOOK, "options": {**opts, "d_sae": 8}}, env=env)
+    fit_controls([again], stories, Services.for_model(stories, corpus(), cache_dir=tmp_path), batch_size=8)
+    assert len(calls) == n_calls                                        # a new run reads the fit from disk
+    torch.testing.assert_close(again.W_dec, top8.W_dec)
+    monkeypatch.undo()
     out = run_core(stories, [full, top8, ident], HOOK)
     assert out["pca64"]["fvu"] == pytest.approx(0.0, abs=1e-6)
     assert out["id"]["fvu"] == pytest.approx(0.0, abs=1e-10)
@@ -68,7 +83,7 @@ def test_pca_baselines_have_known_fvu(stories, tmp_path):
 
 
 def test_trained_sae_beats_random_and_permuted(stories):
-    env = LoadEnv(lm=stories, corpus=corpus(), seed=0)
+    env = LoadEnv(lm=stories, seed=0)
     trained = load_sae({"id": "trained", **TOPK}, env=env)
     rand = load_sae({"id": "random", "format": "random", "options": {"of": TOPK}}, env=env)
     perm = load_sae({"id": "permuted", "format": "permuted_decoder", "options": {"of": TOPK}}, env=env)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from saebench.metrics.absorption.prompts import LETTERS
-from saebench.metrics.probing.probes import LinearProbes, fit_logistic
+from saebench.metrics.numerics.probes import LinearProbes, fit_logistic
 
 CANDIDATE_COS = 0.1
 PROJECTION_FRACTION = 0.4

@@ -26,8 +26,9 @@ from saebench.metrics.absorption.calculator import (
 )
 from saebench.metrics.absorption.prompts import LETTERS, build_prompts, split_words
 from saebench.metrics.absorption.vocab import alphabetic_words
-from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult, mean_stderr
-from saebench.metrics.probing.common import require_own_hook
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, Needs, SAEResult, mean_stderr
+from saebench.metrics.applicability import reconstructs_its_input
+from saebench.metrics.numerics.ablation import output_scale
 from saebench.metrics.registry import register_plugin
 
 log = logging.getLogger(__name__)
@@ -83,15 +84,6 @@ class AbsorptionParams:
             raise ConfigError(f"k_max must be >= 1 and n_icl_examples >= 0, got {self.k_max}, {self.n_icl_examples}.")
 
 
-@register_plugin("absorption", version="1.0.0", metrics=ABSORPTION_METRICS,
-                 description="First-letter feature absorption (lower is better), correct for any tokenizer.")
-class AbsorptionPlugin:
-    Params = AbsorptionParams
-
-    def run(self, ctx: EvalContext, params: AbsorptionParams) -> Iterator[SAEResult]:
-        yield from evaluate_absorption(ctx, params)
-
-
 @dataclass
 class TaskData:
     data: LetterData
@@ -139,17 +131,16 @@ def build_task(ctx: EvalContext, params: AbsorptionParams) -> TaskData:
     return TaskData(data, n_tokens, own_token, probes, gt_f1.cpu())
 
 
+@register_plugin("absorption", version="1.0.0", metrics=ABSORPTION_METRICS, params=AbsorptionParams,
+                 needs=Needs(activations=True), applies_to=reconstructs_its_input,
+                 description="First-letter feature absorption (lower is better), correct for any tokenizer.")
 @torch.no_grad()
 def evaluate_absorption(ctx: EvalContext, params: AbsorptionParams) -> Iterator[SAEResult]:
-    for sae in ctx.saes:
-        require_own_hook(sae)
     task = ctx.shared("absorption_task", lambda: build_task(ctx, params), params=repr(params))
     for sae in ctx.saes:
         x_sae = ctx.space.to_sae(task.data.X.to(sae.W_dec.dtype))
         f = sae.encode(x_sae).float()
-        scale = None
-        if getattr(sae, "input_norm", "none") != "none":
-            scale = sae.output_affine(x_sae)[0]
+        scale = output_scale(sae, x_sae)
         ks = k_sparse_probing(f, task.data, params.k_max, params.probe_C, params.f1_jump)
         letters, per_word = evaluate_letters(f, x_sae, scale, sae.W_dec, task.data, task.probes, task.gt_f1, ks,
                                              params.min_gt_f1)

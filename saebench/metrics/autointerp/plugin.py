@@ -13,16 +13,14 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from saebench.cache.activations import default_cache_dir
 from saebench.errors import ConfigError
-from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult, mean_stderr
-from saebench.metrics.autointerp.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
+from saebench.judge import BudgetExhausted, Judge, JudgeError
+from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, Needs, SAEResult, mean_stderr
 from saebench.metrics.autointerp.prompts import (
     MalformedReply,
     detection_messages,
@@ -89,15 +87,6 @@ class AutoInterpParams:
         return math.ceil(self.n_tokens / self.context_size)
 
 
-@register_plugin("autointerp", version="1.0.0", metrics=AUTOINTERP_METRICS, needs=("judge",),
-                 description="LLM explanations of latents, scored by detection and fuzzing (OpenAI-compatible judge).")
-class AutoInterpPlugin:
-    Params = AutoInterpParams
-
-    def run(self, ctx: EvalContext, params: AutoInterpParams) -> Iterator[SAEResult]:
-        yield from evaluate_autointerp(ctx, params)
-
-
 @dataclass
 class LatentOutcome:
     latent: int
@@ -131,7 +120,8 @@ def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tens
                                           params.n_iw_generation + params.n_iw_scoring, params.n_random_scoring,
                                           params.buffer, params.seed))
     starts = range(0, len(tokens), ctx.batch_size)
-    for start in tqdm(starts, desc=f"autointerp sampling ({len(ctx.saes)} SAEs)", unit="batch", leave=False):
+    for start in tqdm(starts, desc=f"autointerp sampling ({len(ctx.saes)} SAEs)", unit="batch", leave=False,
+                      disable=None):
         stop = min(start + ctx.batch_size, len(tokens))
         x = ctx.space.to_sae(ctx.lm.activations(tokens[start:stop], ctx.hook))
         keep = ~special[start:stop].to(x.device)
@@ -228,11 +218,12 @@ def _fuzzing_examples(windows: list[Window], threshold: float, rng: np.random.Ge
     return [examples[i] for i in order], [truth[i] for i in order]
 
 
+@register_plugin("autointerp", version="1.0.0", metrics=AUTOINTERP_METRICS, params=AutoInterpParams,
+                 needs=Needs(corpus=True, judge=True),
+                 description="LLM explanations of latents, scored by detection and fuzzing (OpenAI-compatible judge).")
 @torch.no_grad()
 def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[SAEResult]:
-    judge_cfg = JudgeConfig.from_dict(ctx.options.get("judge"))
-    cache_root = ctx.options.get("cache_dir") or default_cache_dir()
-    judge = Judge(judge_cfg, Path(cache_root) / "judge")
+    judge = ctx.judge
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
     special = ctx.special_mask(tokens)
     sampled = _sample_group(ctx, params, tokens, special)
@@ -255,7 +246,8 @@ async def _score_all(judge: Judge, records: list[LatentRecord], tokens, tokenize
                                                                                               rec.latent]))
              for rec in records]
     results = []
-    for fut in tqdm(asyncio.as_completed(tasks), total=len(tasks), desc="autointerp judge", leave=False):
+    for fut in tqdm(asyncio.as_completed(tasks), total=len(tasks), desc="autointerp judge", leave=False,
+                    disable=None):
         results.append(await fut)
     return sorted(results, key=lambda o: o.latent)
 

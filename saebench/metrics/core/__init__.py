@@ -1,5 +1,5 @@
 """Core metrics: reconstruction, sparsity, downstream loss."""
 
-from saebench.metrics.core.plugin import CoreParams, CorePlugin, evaluate_core
+from saebench.metrics.core.plugin import CoreParams, evaluate_core
 
-__all__ = ["CoreParams", "CorePlugin", "evaluate_core"]
+__all__ = ["CoreParams", "evaluate_core"]

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from saebench.errors import ConfigError
-from saebench.metrics.api import EvalContext, SAEResult
+from saebench.metrics.api import EvalContext, Needs, SAEResult
 from saebench.metrics.core.downstream import CleanReference, CleanStats, DownstreamStats, downstream_metrics
 from saebench.metrics.core.metrics import CORE_METRICS
 from saebench.metrics.core.reconstruction import ReconstructionStats
@@ -53,15 +53,8 @@ class CoreParams:
         return math.ceil(self.n_tokens_loss / self.context_size)
 
 
-@register_plugin("core", version="1.0.0", metrics=CORE_METRICS,
+@register_plugin("core", version="1.0.0", metrics=CORE_METRICS, params=CoreParams, needs=Needs(corpus=True),
                  description="Reconstruction (MSE, FVU), sparsity (L0, density) and downstream loss (CE, KL).")
-class CorePlugin:
-    Params = CoreParams
-
-    def run(self, ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
-        yield from evaluate_core(ctx, params)
-
-
 @torch.no_grad()
 def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
     """Run the shared batch loop over all SAEs in `ctx.saes`; yield one SAEResult per SAE.
@@ -73,7 +66,7 @@ def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
     in_hook, out_hook = ctx.hook, ctx.target_hook
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
     special = ctx.special_mask(tokens)
-    recon = [ReconstructionStats(getattr(s, "d_out", s.d_in), s.d_sae, ctx.device) for s in saes]
+    recon = [ReconstructionStats(s.d_out, s.d_sae, ctx.device) for s in saes]
     losses = [DownstreamStats() for _ in saes]
     clean, zero = CleanStats(), DownstreamStats()
     for start, stop, with_loss in tqdm(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size),

@@ -1,22 +1,27 @@
-"""What the probing plugins share: parameters, dataset loading, LM activations, seed aggregation."""
+"""What the probing plugins share: parameters, dataset splits, LM activations, the recipe setup."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from saebench.cache import SequenceActivations, cache_key
-from saebench.data.labelled import LabelledData, LabelledDatasetSpec, load_labelled
+from saebench.cache import SequenceActivations
+from saebench.data.labelled import LabelledDatasetSpec
 from saebench.data.tasks import dataset_spec
-from saebench.errors import ConfigError, IncompatibleSAEError
-from saebench.metrics.api import EvalContext, MetricValue, mean_stderr
-from saebench.metrics.probing.latents import check_affine_decoder, decoder_logit_weights, pooled_latents
-from saebench.metrics.probing.probes import LinearProbes, RecipeParams, train_recipe_probes
+from saebench.errors import ConfigError
+from saebench.metrics.api import EvalContext, Needs
+from saebench.metrics.applicability import affine_decoder, all_of, reconstructs_its_input
+from saebench.metrics.numerics.ablation import decoder_logit_weights, pooled_latents
+from saebench.metrics.numerics.probes import LinearProbes, RecipeParams, train_recipe_probes
 from saebench.metrics.probing.sampling import ProbeProblems, split_train_val
+
+# What every probing plugin declares: labelled datasets and the shared activation cache (no corpus).
+PROBING_NEEDS = Needs(datasets=True, activations=True)
+# SCR/TPP ablate latents with the closed form: affine decoders that write to the probed hook.
+ABLATABLE = all_of(reconstructs_its_input, affine_decoder)
 
 CONTESTED = ("Contested: an independent 2026 audit found SCR and TPP unreliable at canonical settings; read "
              "them with their seed-to-seed spread (stderr over `seeds`).")
@@ -79,13 +84,9 @@ class RecipeProbingParams(ProbingParams):
                             l1_penalty=self.probe_l1_penalty)
 
 
-def labelled_data(ctx: EvalContext, spec: LabelledDatasetSpec, seed: int) -> LabelledData:
-    key = cache_key("labelled", spec=spec.to_dict(), seed=seed)
-    return ctx.cache.get_or_compute(key, lambda: load_labelled(spec, seed))
-
-
 def dataset_splits(ctx: EvalContext, spec: LabelledDatasetSpec, params: ProbingParams, seed: int):
-    data = labelled_data(ctx, spec, seed)
+    """The dataset's train / validation / test rows for `seed` (validation carved out of train)."""
+    data = ctx.datasets.load(spec, seed)
     rng = np.random.default_rng(seed)
     train, val = split_train_val(data.train, params.val_fraction, rng)
     return {"train": train, "val": val, "test": data.test}, rng
@@ -129,42 +130,3 @@ def ablation_inputs(ctx: EvalContext, sae, setup: RecipeSetup, params: ProbingPa
     X = setup.acts.pooled.to(ctx.device)
     latents = pooled_latents(sae, ctx.space, setup.acts, ctx.device, params.max_tokens_per_batch)
     return X, latents, decoder_logit_weights(sae, setup.probes.W)
-
-
-def check_ablatable(saes) -> None:
-    """SCR/TPP ablate latents with the closed form: affine decoders that write to the probed hook."""
-    for sae in saes:
-        require_own_hook(sae)
-        check_affine_decoder(sae)
-
-
-def require_own_hook(sae) -> None:
-    if getattr(sae, "is_transcoder", False):
-        raise IncompatibleSAEError(f"SAE {sae.metadata.sae_id!r} is a transcoder (reads {sae.metadata.hook}, writes "
-                                   f"{sae.metadata.output_hook}); SCR/TPP ablate latents in the space the probes "
-                                   "read, so they need an SAE that reconstructs its input hook.")
-
-
-def with_seed_aggregates(per_seed: dict[int, list[MetricValue]]) -> list[MetricValue]:
-    """Rows of every seed (seed=s) plus, with several seeds, one aggregate row per (metric, subset, k):
-    the mean over seeds where defined, stderr = sd / sqrt(n_seeds), n = number of seeds, seed=None."""
-    rows: list[MetricValue] = []
-    for seed, values in per_seed.items():
-        rows += [MetricValue(metric=m.metric, value=m.value, stderr=m.stderr, n=m.n, subset=m.subset, k=m.k,
-                             seed=seed) for m in values]
-    if len(per_seed) < 2:
-        return rows
-    grouped: dict[tuple, list[float]] = defaultdict(list)
-    for values in per_seed.values():
-        for m in values:
-            grouped[(m.metric, m.subset, m.k)].append(m.value)
-    for (metric, subset, k), vals in grouped.items():
-        mean, se, _sd, n = mean_stderr(vals)
-        rows.append(MetricValue(metric=metric, value=mean, stderr=float("nan") if se is None else se, n=n,
-                                subset=subset, k=k, seed=None))
-    return rows
-
-
-def nanmean(values: list[float]) -> tuple[float, int]:
-    mean, _se, _sd, n = mean_stderr(values)
-    return mean, n

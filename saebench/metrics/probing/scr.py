@@ -25,19 +25,19 @@ import torch
 
 from saebench.errors import ConfigError
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.numerics.ablation import ablated_logits, node_effects, ranked_latents
+from saebench.metrics.numerics.aggregate import subset_rows, with_seed_aggregates
+from saebench.metrics.numerics.probes import LinearProbes, accuracy_from_logits
 from saebench.metrics.probing.common import (
+    ABLATABLE,
     CONTESTED,
+    PROBING_NEEDS,
     RecipeProbingParams,
     RecipeSetup,
     ablation_inputs,
-    check_ablatable,
     dataset_splits,
-    nanmean,
     train_recipe_setup,
-    with_seed_aggregates,
 )
-from saebench.metrics.probing.latents import ablated_logits
-from saebench.metrics.probing.probes import LinearProbes, accuracy_from_logits
 from saebench.metrics.probing.sampling import SCR_PROBES, scr_quadrants
 from saebench.metrics.registry import register_plugin
 
@@ -80,15 +80,6 @@ class SCRParams(RecipeProbingParams):
         return [(p[0], p[1]) for p in pairs]
 
 
-@register_plugin("scr", version="1.0.0", metrics=SCR_METRICS,
-                 description="Spurious correlation removal by ablating probe-attributed SAE latents (contested).")
-class SCRPlugin:
-    Params = SCRParams
-
-    def run(self, ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
-        yield from evaluate_scr(ctx, params)
-
-
 @dataclass
 class SCRSetup(RecipeSetup):
     """The recipe setup of one (dataset, pair, seed) plus the clean accuracies of every probe on every
@@ -113,21 +104,6 @@ def prepare_scr(ctx: EvalContext, params: SCRParams, spec, pair, seed: int) -> S
 
 def _probe_logits(probes: LinearProbes, X: torch.Tensor, probe: int, rows: torch.Tensor) -> torch.Tensor:
     return X[rows] @ probes.W[probe] + probes.b[probe]
-
-
-def node_effects(F: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, v: torch.Tensor, signed: bool
-                 ) -> torch.Tensor:
-    """Per latent: (mean over positive rows - mean over negative rows of F) * v; |.| for SCR, clamp of the
-    difference at 0 for TPP (`signed=True`)."""
-    pos = y.bool()
-    diff = F[rows[pos]].mean(0) - F[rows[~pos]].mean(0)
-    return diff.clamp_min(0) * v if signed else (diff * v).abs()
-
-
-def ranked_latents(effect: torch.Tensor, n_max: int) -> torch.Tensor:
-    """Latents with a positive effect, largest first, at most n_max."""
-    n = min(n_max, int((effect > 0).sum()))
-    return effect.topk(n).indices if n > 0 else effect.new_zeros(0, dtype=torch.long)
 
 
 def scr_scores(setup: SCRSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: torch.Tensor, X: torch.Tensor,
@@ -162,9 +138,11 @@ def scr_scores(setup: SCRSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: to
     return rows, info
 
 
+@register_plugin("scr", version="1.0.0", metrics=SCR_METRICS, params=SCRParams, needs=PROBING_NEEDS,
+                 applies_to=ABLATABLE,
+                 description="Spurious correlation removal by ablating probe-attributed SAE latents (contested).")
 @torch.no_grad()
 def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
-    check_ablatable(ctx.saes)
     setups: list[SCRSetup] = []
     for seed in params.seeds:
         for spec in params.specs():
@@ -187,13 +165,6 @@ def evaluate_scr(ctx: EvalContext, params: SCRParams) -> Iterator[SAEResult]:
 
 
 def _summarise(per_run: dict[str, list[dict]], n_values: list[int]) -> list[MetricValue]:
-    out = []
-    for metric in ("scr", "scr_dir1", "scr_dir2"):
-        for i, n in enumerate(n_values):
-            values = []
-            for label, rows in per_run.items():
-                out.append(MetricValue(metric=metric, value=rows[i][metric], n=1, subset=label, k=n))
-                values.append(rows[i][metric])
-            mean, count = nanmean(values)
-            out.append(MetricValue(metric=metric, value=mean, n=count, subset=None, k=n))
-    return out
+    """One row per (dataset:pair) subset and N, and the mean over subsets."""
+    return subset_rows({label: {(metric, n): [rows[i][metric]] for metric in ("scr", "scr_dir1", "scr_dir2")
+                                for i, n in enumerate(n_values)} for label, rows in per_run.items()})

@@ -15,15 +15,10 @@ import torch
 
 from saebench.errors import ConfigError
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
-from saebench.metrics.probing.common import (
-    ProbingParams,
-    dataset_splits,
-    nanmean,
-    pooled_lm,
-    with_seed_aggregates,
-)
-from saebench.metrics.probing.latents import pooled_latents
-from saebench.metrics.probing.probes import fit_logistic
+from saebench.metrics.numerics.ablation import pooled_latents
+from saebench.metrics.numerics.aggregate import subset_rows, with_seed_aggregates
+from saebench.metrics.numerics.probes import fit_logistic
+from saebench.metrics.probing.common import PROBING_NEEDS, ProbingParams, dataset_splits, pooled_lm
 from saebench.metrics.probing.sampling import ProbeProblems, one_vs_rest
 from saebench.metrics.registry import register_plugin
 
@@ -57,15 +52,6 @@ class SparseProbingParams(ProbingParams):
             raise ConfigError(f"k_values must be positive integers, got {self.k_values!r}.")
         if self.full_probe and not self.full_probe_Cs:
             raise ConfigError("full_probe_Cs is empty; give at least one C or set full_probe=false.")
-
-
-@register_plugin("sparse_probing", version="1.0.0", metrics=SPARSE_PROBING_METRICS,
-                 description="k-sparse probes on SAE latents vs the LM, one-vs-rest over labelled datasets.")
-class SparseProbingPlugin:
-    Params = SparseProbingParams
-
-    def run(self, ctx: EvalContext, params: SparseProbingParams) -> Iterator[SAEResult]:
-        yield from evaluate_sparse_probing(ctx, params)
 
 
 def top_k_by_mean_difference(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
@@ -131,6 +117,9 @@ def _prepare(ctx: EvalContext, params: SparseProbingParams, spec, seed: int) -> 
     return _Prepared(spec.name, seed, problems, acts, llm)
 
 
+@register_plugin("sparse_probing", version="1.0.0", metrics=SPARSE_PROBING_METRICS, params=SparseProbingParams,
+                 needs=PROBING_NEEDS,
+                 description="k-sparse probes on SAE latents vs the LM, one-vs-rest over labelled datasets.")
 @torch.no_grad()
 def evaluate_sparse_probing(ctx: EvalContext, params: SparseProbingParams) -> Iterator[SAEResult]:
     prepared: list[_Prepared] = []
@@ -168,15 +157,5 @@ def evaluate_sparse_probing(ctx: EvalContext, params: SparseProbingParams) -> It
 
 def _summarise(results: dict[str, dict[str, dict]]) -> list[MetricValue]:
     """Mean over classes per dataset (subset=dataset) and over datasets (subset=None)."""
-    out: list[MetricValue] = []
-    overall: dict[tuple, list[float]] = {}
-    for dataset, metrics in results.items():
-        for metric, by_k in metrics.items():
-            for k, accs in by_k.items():
-                value, n = nanmean(accs)
-                out.append(MetricValue(metric=metric, value=value, n=n, subset=dataset, k=k))
-                overall.setdefault((metric, k), []).append(value)
-    for (metric, k), values in overall.items():
-        value, n = nanmean(values)
-        out.append(MetricValue(metric=metric, value=value, n=n, subset=None, k=k))
-    return out
+    return subset_rows({dataset: {(metric, k): accs for metric, by_k in metrics.items() for k, accs in by_k.items()}
+                        for dataset, metrics in results.items()})

@@ -18,21 +18,20 @@ import numpy as np
 import torch
 
 from saebench.metrics.api import Details, EvalContext, MetricInfo, MetricValue, SAEResult
+from saebench.metrics.numerics.ablation import ablated_logits, node_effects, ranked_latents
+from saebench.metrics.numerics.aggregate import subset_rows, with_seed_aggregates
+from saebench.metrics.numerics.probes import accuracy_from_logits
 from saebench.metrics.probing.common import (
+    ABLATABLE,
     CONTESTED,
+    PROBING_NEEDS,
     RecipeProbingParams,
     RecipeSetup,
     ablation_inputs,
-    check_ablatable,
     dataset_splits,
-    nanmean,
     train_recipe_setup,
-    with_seed_aggregates,
 )
-from saebench.metrics.probing.latents import ablated_logits
-from saebench.metrics.probing.probes import accuracy_from_logits
 from saebench.metrics.probing.sampling import one_vs_rest
-from saebench.metrics.probing.scr import node_effects, ranked_latents
 from saebench.metrics.registry import register_plugin
 
 TPP_METRICS = [
@@ -49,16 +48,6 @@ TPP_METRICS = [
 @dataclass(frozen=True, kw_only=True)
 class TPPParams(RecipeProbingParams):
     datasets: list = field(default_factory=lambda: ["bias_in_bios_set1", "amazon_reviews"])
-
-
-@register_plugin("tpp", version="1.0.0", metrics=TPP_METRICS,
-                 description="Targeted probe perturbation: class-specific accuracy drop from latent ablation "
-                             "(contested).")
-class TPPPlugin:
-    Params = TPPParams
-
-    def run(self, ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
-        yield from evaluate_tpp(ctx, params)
 
 
 @dataclass
@@ -105,9 +94,12 @@ def tpp_scores(setup: TPPSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: to
             "tpp": (intended - unintended).cpu().numpy(), "n_ranked": np.array(n_ranked, dtype=float)}
 
 
+@register_plugin("tpp", version="1.0.0", metrics=TPP_METRICS, params=TPPParams, needs=PROBING_NEEDS,
+                 applies_to=ABLATABLE,
+                 description="Targeted probe perturbation: class-specific accuracy drop from latent ablation "
+                             "(contested).")
 @torch.no_grad()
 def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
-    check_ablatable(ctx.saes)
     setups: list[TPPSetup] = []
     for seed in params.seeds:
         for spec in params.specs():
@@ -117,25 +109,19 @@ def evaluate_tpp(ctx: EvalContext, params: TPPParams) -> Iterator[SAEResult]:
         per_seed: dict[int, list[MetricValue]] = {}
         detail_rows: list[tuple[str, dict[str, float]]] = []
         for seed in params.seeds:
-            rows: list[MetricValue] = []
-            overall: dict[tuple[str, int], list[float]] = {}
+            per_dataset: dict[str, dict[tuple[str, int], list[float]]] = {}
             for setup in (s for s in setups if s.seed == seed):
                 X, lat, v = ablation_inputs(ctx, sae, setup, params)
                 scores = tpp_scores(setup, lat.mean, lat.ablation, v, X, params.n_values)
-                for metric in ("tpp", "tpp_intended", "tpp_unintended"):
-                    for t, n in enumerate(params.n_values):
-                        value, count = nanmean(scores[metric][:, t].tolist())
-                        rows.append(MetricValue(metric=metric, value=value, n=count, subset=setup.dataset, k=n))
-                        overall.setdefault((metric, n), []).append(value)
+                per_dataset[setup.dataset] = {(metric, n): scores[metric][:, t].tolist()
+                                              for metric in ("tpp", "tpp_intended", "tpp_unintended")
+                                              for t, n in enumerate(params.n_values)}
                 for i, name in enumerate(setup.problems.names):
                     c = {"seed": float(seed), "clean_accuracy": float(setup.clean_acc[i]),
                          "n_ranked": scores["n_ranked"][i]}
                     for metric in ("tpp", "tpp_intended", "tpp_unintended"):
                         c.update({f"{metric}_{n}": float(scores[metric][i, t]) for t, n in enumerate(params.n_values)})
                     detail_rows.append((f"{setup.dataset}/{name}", c))
-            for (metric, n), values in overall.items():
-                value, count = nanmean(values)
-                rows.append(MetricValue(metric=metric, value=value, n=count, subset=None, k=n))
-            per_seed[seed] = rows
+            per_seed[seed] = subset_rows(per_dataset)
         yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed),
                         [Details.from_rows("per_class", detail_rows)])

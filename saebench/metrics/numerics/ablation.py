@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from saebench.cache.activations import SequenceActivations
-from saebench.errors import IncompatibleSAEError
 from saebench.models.adapter import ActivationSpace
+from saebench.saes.protocol import SAE
 
 
 @dataclass
@@ -28,15 +28,16 @@ class PooledLatents:
     ablation: torch.Tensor
 
 
-def _output_scale(sae, x_sae: torch.Tensor) -> torch.Tensor | None:
-    if getattr(sae, "input_norm", "none") == "none" or not hasattr(sae, "output_affine"):
+def output_scale(sae: SAE, x_sae: torch.Tensor) -> torch.Tensor | None:
+    """The per-token output scale of an SAE that normalises its input ([..., 1]), else None."""
+    if sae.input_norm == "none":
         return None
     scale, _ = sae.output_affine(x_sae.to(sae.W_dec.dtype))
     return scale if isinstance(scale, torch.Tensor) else None
 
 
 @torch.no_grad()
-def pooled_latents(sae, space: ActivationSpace, acts: SequenceActivations, device: torch.device,
+def pooled_latents(sae: SAE, space: ActivationSpace, acts: SequenceActivations, device: torch.device,
                    max_tokens: int = 16384) -> PooledLatents:
     """Encode every kept token once and average the latents per text (float32 accumulation)."""
     n = acts.n_texts
@@ -47,7 +48,7 @@ def pooled_latents(sae, space: ActivationSpace, acts: SequenceActivations, devic
         f = sae.encode(x).float()
         seg = seg.to(device) + first
         mean.index_add_(0, seg, f)
-        scale = _output_scale(sae, x)
+        scale = output_scale(sae, x)
         if scale is not None:
             if scaled is None:
                 scaled = torch.zeros_like(mean)
@@ -57,7 +58,7 @@ def pooled_latents(sae, space: ActivationSpace, acts: SequenceActivations, devic
     return PooledLatents(mean, mean if scaled is None else scaled / lengths)
 
 
-def decoder_logit_weights(sae, W_probe: torch.Tensor) -> torch.Tensor:
+def decoder_logit_weights(sae: SAE, W_probe: torch.Tensor) -> torch.Tensor:
     """`W_dec @ w` for each probe: [P, d_sae], the logit change per unit of pooled latent."""
     return torch.einsum("sd,pd->ps", sae.W_dec.float(), W_probe.to(sae.W_dec.device).float())
 
@@ -80,23 +81,8 @@ def ablated_logits(logits: torch.Tensor, ablation: torch.Tensor, v: torch.Tensor
     return out
 
 
-def check_affine_decoder(sae, atol: float = 1e-3) -> None:
-    """Closed-form ablation needs decode(f) affine in f; a custom module that is not gets a clear error."""
-    g = torch.Generator().manual_seed(0)
-    f1 = torch.rand(2, sae.d_sae, generator=g).to(sae.W_dec.device, sae.W_dec.dtype)
-    f2 = torch.rand(2, sae.d_sae, generator=g).to(sae.W_dec.device, sae.W_dec.dtype)
-    zero = torch.zeros_like(f1)
-    with torch.no_grad():
-        gap = sae.decode(f1 + f2) - sae.decode(f1) - sae.decode(f2) + sae.decode(zero)
-        size = sae.decode(f1 + f2).abs().max().clamp_min(1.0)
-    if (gap.abs().max() / size) > atol:
-        raise IncompatibleSAEError(f"SAE {sae.metadata.sae_id!r}: decode(f) is not affine in f (gap "
-                                   f"{float(gap.abs().max()):.3g}), so latent ablation has no closed form; "
-                                   "SCR/TPP support SAEs with linear decoders only.")
-
-
 @torch.no_grad()
-def ablated_pooled_by_reencoding(sae, space: ActivationSpace, x: torch.Tensor, mask: torch.Tensor,
+def ablated_pooled_by_reencoding(sae: SAE, space: ActivationSpace, x: torch.Tensor, mask: torch.Tensor,
                                  latents: torch.Tensor) -> torch.Tensor:
     """The naive path on padded activations x [B, L, d] with kept-token mask [B, L]: encode, zero the
     latents, decode, add back the reconstruction error, and mean-pool over kept tokens -> [B, d]."""
@@ -106,11 +92,25 @@ def ablated_pooled_by_reencoding(sae, space: ActivationSpace, x: torch.Tensor, m
     f = f.clone()
     f[..., latents] = 0
     y = sae.decode(f)
-    if getattr(sae, "input_norm", "none") != "none":
+    if sae.input_norm != "none":
         scale, shift = sae.output_affine(xs)
         y = y * scale + shift
-    if getattr(sae, "W_skip", None) is not None:
+    if sae.W_skip is not None:
         y = y + xs @ sae.W_skip
     x_abl = space.to_model(y + err, x.to(y.dtype))
     m = mask.to(x_abl.dtype)[..., None]
     return (x_abl * m).sum(1) / m.sum(1)
+
+
+def node_effects(F: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, v: torch.Tensor, signed: bool) -> torch.Tensor:
+    """Per latent: (mean over positive rows - mean over negative rows of F) * v; |.| for SCR, clamp of the
+    difference at 0 for TPP (`signed=True`)."""
+    pos = y.bool()
+    diff = F[rows[pos]].mean(0) - F[rows[~pos]].mean(0)
+    return diff.clamp_min(0) * v if signed else (diff * v).abs()
+
+
+def ranked_latents(effect: torch.Tensor, n_max: int) -> torch.Tensor:
+    """Latents with a positive effect, largest first, at most n_max."""
+    n = min(n_max, int((effect > 0).sum()))
+    return effect.topk(n).indices if n > 0 else effect.new_zeros(0, dtype=torch.long)

@@ -19,11 +19,12 @@ import json
 import logging
 import os
 import random
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from saebench.atomic import atomic_write_text
+from saebench.checks import check_keys
 from saebench.errors import ConfigError, SaeBenchError
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,8 @@ class JudgeConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> JudgeConfig:
         raw = dict(raw or {})
-        valid = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(raw) - valid)
-        if unknown:
-            hint = " Put the key in an environment variable and name it in api_key_env." if "api_key" in raw else ""
-            raise ConfigError(f"Unknown judge key(s) {unknown}. Valid: {sorted(valid)}.{hint}")
+        hint = "Put the key in an environment variable and name it in api_key_env." if "api_key" in raw else ""
+        check_keys(raw, cls.__dataclass_fields__, "the judge config", hint)
         return cls(**raw)
 
     def identity(self) -> dict[str, Any]:
@@ -131,10 +129,7 @@ class Judge:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(record))
 
     # ----- requests ----------------------------------------------------------------------------
     def _client_or_make(self):

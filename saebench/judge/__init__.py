@@ -1,0 +1,8 @@
+"""The LLM judge, a framework service: OpenAI-compatible client, retries, response cache, budget.
+
+Plugins that declare `needs=Needs(judge=True)` receive one `Judge` per run as `ctx.judge`; they never
+build clients, read API keys or open caches themselves."""
+
+from saebench.judge.client import BudgetExhausted, Judge, JudgeConfig, JudgeError, Usage
+
+__all__ = ["BudgetExhausted", "Judge", "JudgeConfig", "JudgeError", "Usage"]

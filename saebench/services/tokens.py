@@ -1,0 +1,25 @@
+"""The corpus token stream: packed token rows of the run's corpus, computed once per run and key."""
+
+from __future__ import annotations
+
+import torch
+
+from saebench.cache import MemoryCache, cache_key
+from saebench.data import CorpusSpec, iter_documents, pack_documents
+
+
+class TokenStream:
+    """`rows(n_rows, context_size, prepend_bos)` -> [n_rows, context_size] token ids of the corpus."""
+
+    def __init__(self, corpus: CorpusSpec, tokenizer, tokenizer_name: str, memo: MemoryCache | None = None) -> None:
+        self.corpus = corpus
+        self.tokenizer = tokenizer
+        self.tokenizer_name = tokenizer_name
+        self.memo = memo or MemoryCache()
+
+    def rows(self, n_rows: int, context_size: int, prepend_bos: bool = True) -> torch.Tensor:
+        key = cache_key("tokens", corpus=self.corpus.to_dict(), tokenizer=self.tokenizer_name, n_rows=n_rows,
+                        context_size=context_size, prepend_bos=prepend_bos)
+        return self.memo.get_or_compute(key, lambda: pack_documents(
+            iter_documents(self.corpus), self.tokenizer, context_size, n_rows, prepend_bos,
+            source=f"corpus {self.corpus.path!r}"))
