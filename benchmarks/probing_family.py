@@ -24,9 +24,14 @@ from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmark
 
 from saebench.cache import ActivationCache, MemoryCache
 from saebench.metrics import EvalContext, discover
-from saebench.metrics.numerics.ablation import ablated_pooled_by_reencoding, decoder_logit_weights, pooled_latents
+from saebench.metrics.numerics.ablation import (
+    ablated_pooled_by_reencoding,
+    decoder_logit_weights,
+    node_effects,
+    pooled_latents,
+    ranked_latents,
+)
 from saebench.metrics.numerics.probes import accuracy_from_logits
-from saebench.metrics.numerics.ablation import node_effects, ranked_latents
 from saebench.metrics.probing.tpp import prepare_tpp, tpp_scores
 
 TASKS = {

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from saebench.services import Services
 from saebench.cache.activations import SequenceActivations
 from saebench.metrics.api import EvalContext
 from saebench.models.adapter import ActivationSpace
 from saebench.saes import ReLUSAE
+from saebench.services import Services
 from tests.builders import metadata
 
 D = 12

@@ -2,13 +2,13 @@
 
 import pytest
 
-from saebench.services import Services
 from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
 from saebench.metrics.core.plugin import batch_ranges
 from saebench.paths import asset
 from saebench.saes import load_sae
+from saebench.services import Services
 from tests.builders import identity_sae, random_topk_sae, zero_sae
 
 HOOK = "blocks.2.hook_resid_post"

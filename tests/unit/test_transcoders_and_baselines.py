@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from saebench.services import Services
-from saebench.services.fits import fit_controls, needs_fit
 from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
 from saebench.paths import asset
 from saebench.saes import LoadEnv, load_sae
 from saebench.saes.protocol import SAEMetadata
+from saebench.services import Services
+from saebench.services.fits import fit_controls, needs_fit
 from tests.builders import IdentitySAE, zero_sae
 
 PARAMS = CoreParams(n_tokens=4096, n_tokens_loss=2048, context_size=128)
