@@ -23,13 +23,14 @@ from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmark
 
 from saebench.cache import ActivationCache, MemoryCache
 from saebench.metrics import EvalContext, discover
+from saebench.services import Services
 
 
 def run(lm, saes, device, cache: MemoryCache | None = None) -> float:
     info = discover().get("absorption")
-    ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), corpus=None,
-                      cache=cache if cache is not None else MemoryCache(), device=device, batch_size=32,
-                      activations=ActivationCache(None))
+    services = Services(memo=cache if cache is not None else MemoryCache(), activations=ActivationCache(None))
+    ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), device=device, batch_size=32,
+                      services=services)
     start = time.perf_counter()
     list(info.run(ctx, info.make_params({})))
     if device.type == "cuda":

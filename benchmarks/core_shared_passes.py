@@ -20,12 +20,12 @@ import time
 import torch
 from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
-from saebench.cache import MemoryCache
 from saebench.data import CorpusSpec
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
 from saebench.models import LanguageModel
 from saebench.paths import asset
+from saebench.services import Services
 
 
 @contextlib.contextmanager
@@ -38,13 +38,13 @@ def no_prefix_skipping(lm: LanguageModel):
 
 
 def timed(lm, saes, params, corpus, device, groups: list[list]) -> float:
-    cache = MemoryCache()   # tokens are SAE-independent in every path; tokenize once before timing
-    EvalContext(lm=lm, hook=HOOK, saes=[], space=lm.activation_space(False), corpus=corpus, cache=cache,
+    services = Services.for_model(lm, corpus)  # tokens are SAE-independent in every path; tokenize once first
+    EvalContext(lm=lm, hook=HOOK, saes=[], space=lm.activation_space(False), services=services,
                 device=device).tokens(params.n_rows, params.context_size, params.prepend_bos)
     start = time.perf_counter()
     for group in groups:
-        ctx = EvalContext(lm=lm, hook=HOOK, saes=group, space=lm.activation_space(False), corpus=corpus,
-                          cache=cache, device=device, batch_size=16)
+        ctx = EvalContext(lm=lm, hook=HOOK, saes=group, space=lm.activation_space(False), services=services,
+                          device=device, batch_size=16)
         list(evaluate_core(ctx, params))
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -22,7 +22,7 @@ import time
 import torch
 from _bench_models import HOOK, build_model, make_saes  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
-from saebench.cache import ActivationCache, MemoryCache
+from saebench.cache import ActivationCache
 from saebench.metrics import EvalContext, discover
 from saebench.metrics.numerics.ablation import (
     ablated_pooled_by_reencoding,
@@ -33,6 +33,7 @@ from saebench.metrics.numerics.ablation import (
 )
 from saebench.metrics.numerics.probes import accuracy_from_logits
 from saebench.metrics.probing.tpp import prepare_tpp, tpp_scores
+from saebench.services import Services
 
 TASKS = {
     "sparse_probing": {"datasets": ["ag_news_slice"], "train_size": 400, "test_size": 200, "seeds": [0]},
@@ -42,8 +43,8 @@ TASKS = {
 
 
 def context(lm, saes, device, activations) -> EvalContext:
-    return EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), corpus=None,
-                       cache=MemoryCache(), device=device, batch_size=32, activations=activations)
+    return EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), device=device, batch_size=32,
+                       services=Services(activations=activations))
 
 
 def run_family(lm, saes, device, folder) -> float:

@@ -46,6 +46,13 @@ def _replace_first(output, new: torch.Tensor):
     return (new, *output[1:]) if isinstance(output, tuple) else new
 
 
+@torch.no_grad()
+def _centres_its_input(norm: nn.Module, d_model: int, device: torch.device, dtype: torch.dtype) -> bool:
+    x = torch.randn(4, d_model, generator=torch.Generator().manual_seed(0)).to(device=device, dtype=dtype)
+    y, y_shifted = norm(x).float(), norm(x + 3.0).float()
+    return bool((y - y_shifted).abs().max() <= 1e-2 * y.abs().max().clamp_min(1e-6))
+
+
 @dataclass(frozen=True)
 class ActivationSpace:
     """Maps model-space activations at a hook to the space an SAE was trained in, and back.
@@ -76,6 +83,7 @@ class LanguageModel:
         self.layout: FamilyLayout = layout_for(model.config.model_type)
         self.layers: nn.ModuleList = get_submodule(model, self.layout.layers)  # type: ignore[assignment]
         self.final_norm = get_submodule(model, self.layout.final_norm)
+        self._uses_layernorm: bool | None = None
         for p in self.model.parameters():
             p.requires_grad_(False)
 
@@ -98,7 +106,12 @@ class LanguageModel:
 
     @property
     def uses_layernorm(self) -> bool:
-        return isinstance(self.final_norm, nn.LayerNorm)
+        """Whether the final norm centres its input (LayerNorm) or only rescales it (RMSNorm), decided from
+        the module's behaviour, so a family's own LayerNorm class counts: a centring norm's output does
+        not change when the same constant is added to every component of its input."""
+        if self._uses_layernorm is None:
+            self._uses_layernorm = _centres_its_input(self.final_norm, self.d_model, self.device, self.dtype)
+        return self._uses_layernorm
 
     def hook(self, name: str) -> HookPoint:
         """Parse a hook name and check it exists in this model."""

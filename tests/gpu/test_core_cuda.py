@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from saebench.cache import MemoryCache
 from saebench.config import compose, run_config_from_hydra
 from saebench.metrics import EvalContext
 from saebench.metrics.core import CoreParams, evaluate_core
 from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import load_sae
+from saebench.services import Services
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -22,7 +22,7 @@ def run(device: str, dtype: str) -> dict:
     saes = [load_sae({"id": f"demo/{k}", "path": asset(f"demo_saes/{k}")}, device=device,
                      dtype=getattr(torch, dtype)) for k in ("relu", "topk")]
     ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False),
-                      corpus=run_config_from_hydra(compose([])).corpus, cache=MemoryCache(),
+                      services=Services.for_model(lm, run_config_from_hydra(compose([])).corpus),
                       device=torch.device(device), batch_size=32)
     return {r.sae_id: {m.metric: m.value for m in r.metrics} for r in evaluate_core(ctx, PARAMS)}
 

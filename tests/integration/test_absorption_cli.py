@@ -25,8 +25,14 @@ def test_absorption_through_the_cli_reports_coverage_and_excluded_letters(tmp_pa
     assert (m["n_words"] == 202).all()                              # the vocabulary's alphabetic tokens
     assert ((m["frac_single_token_words"] > 0.3) & (m["frac_single_token_words"] < 1)).all()
     assert (m["n_letters"] + m["n_letters_excluded"] == 26).all() and (m["n_letters"] >= 1).all()
-    assert ((m["absorption_fraction"] >= 0) & (m["absorption_fraction"] <= 1)).all()
     details = pd.read_parquet(tmp_path / "results" / "details")
+    per_letter = details[details.table == "per_letter"].pivot_table(index=["sae_id", "label"], columns="field",
+                                                                     values="value")
+    for sae in m.index:        # the headline is the mean over included letters of the per-letter values
+        rows = per_letter.loc[sae]
+        included = rows[rows["included"] == 1.0]
+        assert len(included) == m.loc[sae, "n_letters"]
+        assert m.loc[sae, "absorption_fraction"] == pytest.approx(included["absorption_fraction"].mean())
     letters = details[(details.table == "per_letter") & (details.field == "included")]
     assert set(letters.label) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     words = details[(details.table == "per_word") & (details.field == "absorption_fraction")]

@@ -47,10 +47,15 @@ def test_autointerp_through_the_cli(tmp_path):
         assert set(m.index) == {"demo/relu", "demo/topk"}
         assert (m["n_latents_scored"] + m["n_latents_failed"] == 6).all()
         assert m["n_latents_failed"].sum() >= 1                      # malformed replies counted, not fatal
-        assert ((m["autointerp_detection"] >= 0) & (m["autointerp_detection"] <= 1)).all()
         assert (m["judge_requests"] > 0).all() and (m["judge_cost_usd"] > 0).all()
         assert n_first == m["judge_requests"].sum() + 1               # + the retried 429
         details = read_details(tmp_path / "results")
+        latents = details[details.table == "latents"].pivot_table(index=["sae_id", "item"], columns="field",
+                                                                  values="value")
+        for sae in m.index:    # the headline is the mean over scored latents (status 0) of their detection
+            scored = latents.loc[sae][latents.loc[sae]["status"] == 0]
+            assert len(scored) == m.loc[sae, "n_latents_scored"]
+            assert m.loc[sae, "autointerp_detection"] == pytest.approx(scored["detection"].mean())
         expl = details[(details.table == "latents") & (details.field == "detection")]
         assert set(expl.label) >= {"common story words"}
         manifest = read_manifest(tmp_path / "results")

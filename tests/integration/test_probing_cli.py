@@ -52,7 +52,12 @@ def test_probing_family_through_the_cli(tmp_path):
     assert set(scr.k.dropna()) == {2, 10} and set(scr.seed.dropna()) == {0, 1}
     agg = scr[scr.seed.isna() & scr.subset.isna() & (scr.metric == "scr_dir1")]
     assert len(agg) == 4 and (agg.n <= 2).all()                # 2 SAEs x 2 N, over 2 seeds
-    assert all(math.isnan(s) or s >= 0 for s in agg.stderr)
+    per_seed = scr[scr.seed.notna() & scr.subset.isna() & (scr.metric == "scr_dir1")]
+    for row in agg.itertuples():       # the aggregate's stderr is sd over the seeds' values / sqrt(n)
+        vals = per_seed[(per_seed.sae_id == row.sae_id) & (per_seed.k == row.k)].value.dropna()
+        expected = vals.std(ddof=1) / math.sqrt(len(vals)) if len(vals) > 1 else float("nan")
+        assert row.n == len(vals) and (row.stderr == pytest.approx(expected) or
+                                       (math.isnan(row.stderr) and math.isnan(expected)))
     tpp = df[(df.task == "tpp") & df.subset.isna()].pivot_table(index=["sae_id", "k"], columns="metric",
                                                                 values="value")
     assert ((tpp["tpp"] - (tpp["tpp_intended"] - tpp["tpp_unintended"])).abs() < 1e-6).all()

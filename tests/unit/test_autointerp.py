@@ -13,7 +13,7 @@ import torch
 from saebench.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
 from saebench.metrics.autointerp.plugin import AutoInterpParams, _score_latent
 from saebench.metrics.autointerp.prompts import MalformedReply, parse_explanation, parse_numbers
-from saebench.metrics.autointerp.sampling import LatentRecord, Window, collect_records
+from saebench.metrics.autointerp.sampling import collect_records
 from tests.openai_server import FakeOpenAI, excerpts, kind
 
 KEY = "sk-test-NEVER-WRITE-ME-0123456789"
@@ -202,4 +202,8 @@ def test_sampling_windows_are_the_strongest_and_do_not_overlap():
             assert a is b or a.row != b.row or abs(a.centre - b.centre) > 10
     assert all(w.acts[10] < min(x.acts[10] for x in rec.top) for w in rec.iw)
     assert rec.density == pytest.approx(0.03 * 20 / 40, abs=0.005)   # markers only at positions 10..29
-    assert isinstance(rec.random[0], Window) and isinstance(rec, LatentRecord)
+    # random windows: whole windows inside the row, drawn among non-top positions, their activations read
+    # from the planted acts (firing only where the marker stands)
+    assert rec.random and all(len(w.acts) == 21 and 10 <= w.centre <= 29 for w in rec.random + rec.top)
+    top_keys = {(w.row, w.centre) for w in rec.top}
+    assert all((w.row, w.centre) not in top_keys for w in rec.random)

@@ -18,10 +18,27 @@ def test_every_sae_config_composes_and_selects_its_model(sae):
 
 
 @pytest.mark.parametrize("group", ["model", "suite", "corpus"])
-def test_every_option_composes(group):
+def test_every_option_reaches_the_run_config(group):
+    """Selecting an option puts exactly that file's values into the RunConfig (and its tasks plan)."""
+    from omegaconf import OmegaConf
+
+    from saebench.paths import config_dir
+
     for option in config_options(group):
         rc = run_config_from_hydra(compose([f"{group}={option}"]))
-        assert plan_tasks(rc)
+        raw = OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=False)
+        if group == "suite":
+            assert set(rc.tasks) == set(raw["task"]), option
+            for task, values in raw["task"].items():
+                assert {k: rc.tasks[task][k] for k in values or {}} == (values or {}), (option, task)
+            assert [t.name for t in plan_tasks(rc)] == list(raw["task"])
+        else:
+            section = rc.model if group == "model" else rc.corpus
+            for key, value in raw.items():
+                if isinstance(value, str) and "${" in value:
+                    assert getattr(section, key).endswith(value.split(":")[-1].rstrip("}")), (option, key)
+                else:
+                    assert getattr(section, key) == value, (option, key)
 
 
 def test_overrides_reach_the_params():

@@ -133,3 +133,57 @@ def test_undefined_values(tmp_path):
     report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
     verdicts = dict(zip(report.rows.metric, report.rows.verdict, strict=True))
     assert verdicts == {"fvu": "ok", "ce_loss_score": "undefined"} and report.failed   # NaN both: fine; new NaN: not
+
+
+# ----- the catalogue travels with the rows; different work is never compared as equal ----------------------
+def test_unknown_direction_is_reported_and_fails_unless_configured(tmp_path):
+    write_fixture(tmp_path / "a", with_catalogue=False)       # rows as written before schema 5
+    write_fixture(tmp_path / "b", with_catalogue=False, run="run-b", minutes=5)
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    assert report.failed and set(report.rows.verdict) == {"unknown-direction"}
+    assert "directions:" in report.rows.note.iloc[0]
+    assert "**unknown-direction**" in report.markdown()
+    lenient = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(fail_on_unknown_direction=False))
+    assert not lenient.failed
+    told = GateConfig(metrics=["core/fvu"], directions={"core/fvu": "lower"})
+    rows = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], told).rows
+    assert set(rows.verdict) == {"ok"} and set(rows.metric) == {"fvu"}
+
+
+def test_a_plugin_that_is_not_installed_is_still_gated_from_its_rows(tmp_path):
+    """The direction comes from the rows: a task no installed plugin knows is gated, not skipped."""
+    from saebench.metrics.api import MetricInfo, MetricValue
+    from saebench.results import ResultWriter
+    from tests.results_fixture import stamp
+
+    cat = {"my_score": MetricInfo(name="my_score", higher_is_better=True, headline=True, description="mine")}
+    for root, value in (("a", 0.9), ("b", 0.5)):
+        ResultWriter(tmp_path / root).write_unit(stamp("s", "renamed_task", "relu", 64),
+                                                 [MetricValue(metric="my_score", value=value)], [], 1.0,
+                                                 catalogue=cat)
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    assert report.rows.verdict.tolist() == ["worse"] and report.failed
+
+
+def test_different_params_or_versions_are_incomparable(tmp_path):
+    write_fixture(tmp_path / "a")
+    write_fixture(tmp_path / "b", run="run-b", params_hash="p2")
+    report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
+    gated = report.rows[report.rows.verdict != "info"]
+    assert report.failed and set(gated.verdict) == {"incomparable"}
+    assert "baseline v1.0.0 params p1 vs candidate v1.0.0 params p2" in gated.note.iloc[0]
+    assert not run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(fail_on_incomparable=False)).failed
+    # matched by L0: the candidate's work has no baseline frontier of the same work
+    l0 = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(match="l0"))
+    assert l0.failed and "incomparable" in set(l0.rows.verdict)
+
+
+def test_gate_config_rejects_unknown_keys_and_directions(tmp_path):
+    from saebench.errors import ConfigError
+
+    bad = tmp_path / "gate.yaml"
+    bad.write_text("match: sae\nfail_on_mising: false\n")
+    with pytest.raises(ConfigError, match=r"Unknown key\(s\) \['fail_on_mising'\].*fail_on_missing"):
+        GateConfig.load(bad)
+    with pytest.raises(ConfigError, match="gate directions must be one of"):
+        GateConfig(directions={"fvu": "down"})

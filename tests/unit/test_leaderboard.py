@@ -111,3 +111,25 @@ def test_export_saebench_json(results):
                      .replace(".html", "_eval_results.json")).read_text())
     assert sp["eval_result_metrics"]["sae"]["sae_top_1_test_accuracy"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
     assert pd.Timestamp(sp["datetime_epoch_millis"], unit="ms").year == 2026
+
+
+def test_tasks_without_a_plugin_are_shown_not_dropped(tmp_path):
+    """Columns come from the catalogue in the rows; rows without one (pre-schema-5) still get columns."""
+    from saebench.metrics.api import MetricInfo
+
+    cat = {"my_score": MetricInfo(name="my_score", higher_is_better=False, headline=True, description="mine"),
+           "extra": MetricInfo(name="extra", higher_is_better=None, description="not headline")}
+    w = ResultWriter(tmp_path / "r")
+    w.write_unit(stamp("s1", "not_installed", "relu", 64), [MetricValue(metric="my_score", value=0.25),
+                                                            MetricValue(metric="extra", value=3.0)], [], 1.0,
+                 catalogue=cat)
+    w.write_unit(stamp("s1", "legacy_task", "relu", 64), [MetricValue(metric="old", value=7.0, k=2),
+                                                          MetricValue(metric="old", value=8.0, k=5)], [], 1.0)
+    board = load_board([str(tmp_path / "r")])
+    cols = {c.key: c for c in board.columns}
+    assert set(cols) == {"not_installed/my_score", "legacy_task/old@2"}
+    assert cols["not_installed/my_score"].arrow == "↓" and cols["legacy_task/old@2"].arrow == "?"
+    saes = board.saes.set_index("sae_id")
+    assert saes.loc["s1", "not_installed/my_score"] == 0.25 and saes.loc["s1", "legacy_task/old@2"] == 7.0
+    index = build_site([str(tmp_path / "r")], tmp_path / "site").read_text()
+    assert "my_score" in index and "old@2" in index

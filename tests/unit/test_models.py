@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from saebench.errors import ConfigError, ModelLoadError
+from saebench.models.adapter import LanguageModel
 from saebench.models.families import layout_for
 from tests.builders import FAMILIES, tiny_model
 
@@ -116,3 +117,26 @@ def test_stories260k_loads_and_predicts(stories):
     logits = stories.logits(ids)
     ce = torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:])
     assert ce < 2.5  # a trained model: far below ln(512) = 6.24
+
+
+def test_layernorm_is_recognised_by_behaviour_not_class():
+    """A family with its own LayerNorm class (not nn.LayerNorm) centres; an RMSNorm does not."""
+
+    class OwnLayerNorm(torch.nn.Module):          # same function as nn.LayerNorm, unrelated class
+        def __init__(self, d):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.rand(d) + 0.5)
+            self.bias = torch.nn.Parameter(torch.randn(d))
+
+        def forward(self, x):
+            mu = x.mean(-1, keepdim=True)
+            var = ((x - mu) ** 2).mean(-1, keepdim=True)
+            return (x - mu) / torch.sqrt(var + 1e-5) * self.weight + self.bias
+
+    lm = tiny_model("gpt2")
+    assert lm.uses_layernorm
+    lm.model.transformer.ln_f = OwnLayerNorm(lm.d_model)
+    custom = LanguageModel(lm.model, lm.tokenizer, name="custom-ln")
+    assert not isinstance(custom.final_norm, torch.nn.LayerNorm) and custom.uses_layernorm
+    assert custom.activation_space(centred=True).centred
+    assert not tiny_model("llama").uses_layernorm and not tiny_model("gemma2").uses_layernorm

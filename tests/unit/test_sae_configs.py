@@ -26,12 +26,22 @@ def test_every_sae_config_composes_with_its_model(name):
         assert spec.path or spec.repo_id or spec.format not in NEEDS_LOCATION
 
 
-def test_published_releases_are_present():
-    options = config_options("sae")
-    assert set(RELEASES) <= set(options)
-    gemma = run_config_from_hydra(compose(["sae=gemma_scope_l12"]))
-    assert gemma.model.name == "google/gemma-2-2b"
-    assert [s.folder for s in gemma.saes] == ["layer_12/width_16k/canonical", "layer_12/width_65k/canonical"]
+@pytest.mark.parametrize("release, model, repo, folders", [
+    ("gemma_scope_l12", "google/gemma-2-2b", None, ["layer_12/width_16k/canonical", "layer_12/width_65k/canonical"]),
+    ("pythia70m_res_sm", "EleutherAI/pythia-70m-deduped", "ctigges/pythia-70m-deduped__res-sm_processed",
+     [f"{i}-res-sm" for i in range(6)]),
+    ("gpt2_small_res_jb_l8", "openai-community/gpt2", "jbloom/GPT2-Small-SAEs-Reformatted",
+     ["blocks.8.hook_resid_pre"]),
+    ("llama_scope_l15r", "meta-llama/Llama-3.1-8B", "fnlp/Llama3_1-8B-Base-LXR-8x", ["Llama3_1-8B-Base-L15R-8x"]),
+    ("sparsify_llama3_8b_l16", "meta-llama/Meta-Llama-3-8B", "EleutherAI/sae-llama-3-8b-32x", ["layers.16"]),
+])
+def test_published_releases_name_their_model_and_files(release, model, repo, folders):
+    """Each named release selects the model it was trained on and the hub folders of its SAEs."""
+    rc = run_config_from_hydra(compose([f"sae={release}"]))
+    assert rc.model.name == model
+    assert [s.folder for s in rc.saes] == folders
+    if repo is not None:
+        assert {s.repo_id for s in rc.saes} == {repo}
 
 
 def test_glob_selects_a_whole_suite():
