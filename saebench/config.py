@@ -7,6 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from saebench.checks import check_keys
 from saebench.data import CorpusSpec
 from saebench.errors import ConfigError
 from saebench.paths import asset
@@ -71,9 +72,7 @@ def _build(cls, values: dict[str, Any], what: str):
 
 def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
     """Validate the composed config; errors name the bad key/value and the valid ones."""
-    unknown = sorted(set(cfg.keys()) - _RUN_KEYS - {"hydra"})
-    if unknown:
-        raise ConfigError(f"Unknown top-level config key(s) {unknown}. Valid: {sorted(_RUN_KEYS)}.")
+    check_keys(set(cfg.keys()) - {"hydra"}, _RUN_KEYS, "the top level of the run config")
     saes = sae_specs(_section(cfg, "saes"))
     ids = [s.id for s in saes]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

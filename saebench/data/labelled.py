@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from saebench.checks import check_keys
 from saebench.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,7 @@ class LabelledDatasetSpec:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabelledDatasetSpec:
         """Build from YAML values; unknown keys fail listing the valid ones."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - valid)
-        if unknown:
-            raise ConfigError(f"Unknown key(s) {unknown} in dataset {raw.get('name')!r}. Valid: {sorted(valid)}.")
+        check_keys(raw, [f.name for f in fields(cls)], f"dataset {raw.get('name')!r}")
         values = dict(raw)
         values["classes"] = {str(k): str(v) for k, v in (values.get("classes") or {}).items()}
         values["spurious_values"] = {str(k): str(v) for k, v in (values.get("spurious_values") or {}).items()}

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from saebench.checks import check_keys
 from saebench.errors import ConfigError
 
 # Formats that read files; the others (baselines, plain modules) are built from options.
@@ -31,10 +32,7 @@ class SAESpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SAESpec:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"Unknown SAE spec key(s) {unknown} in {d!r}. Valid keys: {sorted(known)}.")
+        check_keys(d, [f.name for f in fields(cls)], f"SAE spec {d!r}")
         if not d.get("id"):
             raise ConfigError(f"SAE spec {d!r} has no 'id'. Every SAE needs a unique id, e.g. 'release/name'.")
         if d.get("format", "sae_lens") in NEEDS_LOCATION and not d.get("path") and not d.get("repo_id"):
