@@ -242,6 +242,8 @@ def plan_saes(state: _Run) -> list[PlannedSAE]:
     plans: list[PlannedSAE] = []
     seen: dict[str, str] = {}
     keep = True
+    if rc.saes:
+        state.lm  # noqa: B018  (the model is part of every unit's key; a model that fails to load fails the run)
     for spec in rc.saes:
         try:
             saes = _load_cpu(state, spec)
@@ -328,10 +330,9 @@ def execute(state: _Run, plans: list[PlannedSAE]) -> None:
     common = dict(run_id=state.report.run_id, model=state.model_name, model_revision=state.model_revision,
                   dtype=state.dtype_str, device=str(state.device), seed=rc.seed,
                   saebench_version=saebench.__version__, git_sha=git_sha())
-    for (hook, output_hook, centred), chunk in chunks(plans, rc.max_saes_per_group):
-        chunk = _materialise(state, chunk)
+    for (hook, output_hook, centred), planned in chunks(plans, rc.max_saes_per_group):
         try:
-            chunk = preflight(state, chunk)
+            chunk = preflight(state, _materialise(state, planned))
             for t in state.tasks:
                 todo = [p for p in chunk if any(u.task is t for u in p.pending)]
                 if not todo:
@@ -342,7 +343,7 @@ def execute(state: _Run, plans: list[PlannedSAE]) -> None:
                                   output_hook=output_hook)
                 run_chunk(state, ctx, t, {p.sae_id: p for p in todo}, common)
         finally:
-            _release(state, chunk)
+            _release(state, planned)    # every SAE of the chunk, including those that failed on the way
 
 
 def _materialise(state: _Run, chunk: list[PlannedSAE]) -> list[PlannedSAE]:

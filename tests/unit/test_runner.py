@@ -330,3 +330,29 @@ def test_summary_and_results_need_no_plugins(tmp_path, registry):
     table = headline_table(read_metrics(rc.output_dir))
     assert list(table.columns) == ["score"] and table.loc["r0", "score"] == "128"
     assert isinstance(table, pd.DataFrame)
+
+
+def test_files_replaced_between_planning_and_running_are_an_error(tmp_path, registry, monkeypatch):
+    """Large runs re-load each SAE for its chunk; if its weights changed since planning, the unit is an
+    error naming that (its results would belong to other weights), and its neighbours run."""
+    import saebench.runner as runner_module
+
+    real, calls = runner_module.load_sae, {}
+
+    def flaky_load(spec, *a, **k):
+        sae = real(spec, *a, **k)
+        calls[spec.id] = calls.get(spec.id, 0) + 1
+        if spec.id == "r1" and calls[spec.id] == 2:
+            with torch.no_grad():
+                sae.W_dec.mul_(2.0)
+        LIVE.append(weakref.ref(sae))
+        return sae
+
+    LIVE.clear()
+    monkeypatch.setattr(runner_module, "load_sae", flaky_load)
+    rc = config(tmp_path, [random_spec(i) for i in range(5)], {"good": {}}, max_saes_per_group=2)
+    report = run(rc, registry)
+    st = statuses(report)
+    assert st.pop(("r1", "good")) == "error" and set(st.values()) == {"ok"}
+    assert "files changed" in report.failed[0].reason
+    assert live_saes() == 0 and report.peak_saes_loaded <= 3      # everything released, failures included
