@@ -147,6 +147,8 @@ def _list(args: list[str]) -> int:
     registry = discover()
     data = {
         "tasks": [{"name": info.name, "version": info.version, "description": info.description,
+                   "needs": info.needs.names(),
+                   "applies_to": None if info.applies_to is None else (info.applies_to.__doc__ or "").strip(),
                    "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "headline": m.headline,
                                 "headline_k": m.headline_k,
                                 "description": m.description} for m in info.metrics]}
@@ -296,6 +298,8 @@ def _print_tasks(tasks: list[dict]) -> None:
     direction = {True: "higher", False: "lower", None: "-"}
     for task in tasks:
         print(f"task {task['name']} v{task['version']}: {task['description']}")
+        needs = ", ".join(task["needs"]) or "nothing beyond its params"
+        print(f"  needs: {needs}" + (f"; applies to: {task['applies_to']}" if task["applies_to"] else ""))
         width = max(len(m["name"]) for m in task["metrics"])
         for m in task["metrics"]:
             star = "*" if m["headline"] else " "

@@ -94,9 +94,11 @@ class ResultWriter:
         done = set()
         wanted = [c for c in UNIT_KEY if c != "task"]
         for f in folder.glob("task=*/*.parquet"):
-            t = pq.read_table(f)
+            if not set(wanted) <= set(pq.read_schema(f).names):
+                continue
+            t = pq.read_table(f, columns=wanted)
             task = f.parent.name.removeprefix("task=")
-            if t.num_rows and all(c in t.column_names for c in wanted):
+            if t.num_rows:
                 row = {c: t.column(c)[0].as_py() for c in wanted}
                 done.add(tuple(task if c == "task" else row[c] for c in UNIT_KEY))
         return done

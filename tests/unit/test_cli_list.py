@@ -27,6 +27,9 @@ def test_each_list_section_as_json(capsys, what):
     if what == "tasks":
         assert [t["name"] for t in data["tasks"]] == discover().names()
         core = next(t for t in data["tasks"] if t["name"] == "core")
+        scr = next(t for t in data["tasks"] if t["name"] == "scr")
+        assert core["needs"] == ["corpus"] and core["applies_to"] is None
+        assert scr["needs"] == ["datasets", "activations"] and "affine" in scr["applies_to"]
         assert {"name": "fvu", "higher_is_better": False} .items() <= next(
             m for m in core["metrics"] if m["name"] == "fvu").items()
     if what == "formats":

@@ -356,3 +356,19 @@ def test_files_replaced_between_planning_and_running_are_an_error(tmp_path, regi
     assert st.pop(("r1", "good")) == "error" and set(st.values()) == {"ok"}
     assert "files changed" in report.failed[0].reason
     assert live_saes() == 0 and report.peak_saes_loaded <= 3      # everything released, failures included
+
+
+def test_ids_that_slug_alike_or_start_with_a_dot_keep_their_results(tmp_path, registry):
+    """Part names carry a hash of the full unit key and never start with '.', so no reader skips them
+    as hidden and no two units overwrite each other."""
+    ids = ["./runs/sae1", "x/y", "x__y", "x_y"]
+    specs = [{**random_spec(i), "id": sid} for i, sid in enumerate(ids)]
+    rc = config(tmp_path, specs, {"good": {}})
+    run(rc, registry)
+    rows = read_metrics(rc.output_dir)
+    assert sorted(rows.sae_id.unique()) == sorted(ids)
+    assert sorted(pd.read_parquet(tmp_path / "out" / "metrics").sae_id.unique()) == sorted(ids)
+    parts = list((tmp_path / "out" / "metrics").rglob("*.parquet"))
+    assert len(parts) == 4 and not any(p.name.startswith(".") for p in parts)
+    assert len(read_manifest(rc.output_dir)) == 4
+    assert set(statuses(run(rc, registry)).values()) == {"cached"}

@@ -3,7 +3,7 @@
 Per SAE group: one pass over the corpus (the LM once per batch, every SAE encoded) keeps each
 candidate latent's top, importance-weighted and random windows (`sampling.py`). Per sampled live latent:
 one generation request, then detection and fuzzing requests (`prompts.py`), all through the cached,
-budgeted judge (`judge.py`). Dead latents are reported, not sampled.
+budgeted judge (`saebench.judge`, a run service). Dead latents are reported, not sampled.
 """
 
 from __future__ import annotations
