@@ -72,3 +72,31 @@ def test_params_hash_is_stable_and_order_independent():
     assert a == params_to_json({"a": 2, "b": 1}) and params_hash(a) == params_hash(params_to_json({"a": 2, "b": 1}))
     assert params_hash(a) != params_hash(params_to_json({"a": 3, "b": 1}))
     assert slug("gemma-scope/layer_12/width 16k") == "gemma-scope__layer_12__width_16k"
+
+
+def test_parts_written_before_schema_5_read_back_without_a_catalogue(tmp_path):
+    """An old part (no catalogue, no fingerprint columns) reads as rows with those fields null, is
+    never taken as a completed unit (so it is recomputed), and the catalogue calls its direction unknown."""
+    from saebench.results import catalogue
+    from saebench.results.schema import CATALOGUE_COLUMNS
+
+    path = ResultWriter(tmp_path).write_unit(stamp(), [MetricValue(metric="fvu", value=0.5)], [], 0.1)
+    old = pq.read_table(path).drop_columns(["sae_fingerprint", *CATALOGUE_COLUMNS])
+    pq.write_table(old, path)
+    df = read_metrics(tmp_path)
+    assert df.value.tolist() == [0.5] and df.direction.isna().all() and df.sae_fingerprint.isna().all()
+    assert catalogue(df).direction.isna().all()
+    assert ResultWriter(tmp_path).completed_units() == set()
+
+
+def test_catalogue_is_stamped_in_declaration_order(tmp_path):
+    from saebench.metrics import MetricInfo
+    from saebench.results import catalogue
+
+    cat = {"b": MetricInfo(name="b", higher_is_better=False, description="B", headline=True, headline_k=5),
+           "a": MetricInfo(name="a", higher_is_better=None, description="A")}
+    ResultWriter(tmp_path).write_unit(stamp(), [MetricValue(metric="a", value=1.0),
+                                                MetricValue(metric="b", value=2.0, k=5)], [], 0.1, catalogue=cat)
+    c = catalogue(read_metrics(tmp_path))
+    assert c.metric.tolist() == ["b", "a"] and c.direction.tolist() == ["lower", "none"]
+    assert c.headline.tolist() == [True, False] and c.headline_k.iloc[0] == 5 and c.description.tolist() == ["B", "A"]
