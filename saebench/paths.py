@@ -37,6 +37,19 @@ def asset(relative: str) -> str:
     return str(path)
 
 
+ASSET_PREFIX = "saebench-asset:"
+
+
+def portable_path(path: str) -> str:
+    """A bundled asset's path as 'saebench-asset:<relative>' (the same in every checkout and install);
+    any other path unchanged. For identities that must not depend on where saebench is installed."""
+    try:
+        relative = Path(path).expanduser().resolve().relative_to(ASSETS_DIR)
+    except (ValueError, OSError):
+        return path
+    return ASSET_PREFIX + relative.as_posix()
+
+
 def config_options(group: str) -> list[str]:
     """Names of the options of a config group: paths of configs/<group>/**/*.yaml without the suffix
     (nested folders give names like `saebench_pythia160m/topk`)."""

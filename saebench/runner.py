@@ -130,7 +130,7 @@ def plan_tasks(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> l
         params = info.make_params(values)
         extra = {}
         if info.needs.corpus:
-            extra["corpus"] = rc.corpus.to_dict()
+            extra["corpus"] = rc.corpus.identity()
         if info.needs.judge:      # the judge's identity (no secrets) is part of the unit's params
             from saebench.judge import JudgeConfig
 

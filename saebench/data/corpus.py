@@ -29,6 +29,13 @@ class CorpusSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def identity(self) -> dict:
+        """What identifies the documents, independent of where saebench is installed: `to_dict()` with a
+        bundled asset's path written as 'saebench-asset:<relative>' (params hashes and cache keys use it)."""
+        from saebench.paths import portable_path
+
+        return {**asdict(self), "path": portable_path(self.path)}
+
     @property
     def is_local(self) -> bool:
         return Path(self.path).expanduser().exists() or any(ch in self.path for ch in "*?[")

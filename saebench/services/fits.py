@@ -30,7 +30,7 @@ def needs_fit(sae) -> bool:
 def fit_key(sae, lm, services) -> str:
     """The key of a control's fit: its request, the model, and the corpus it is fitted on."""
     req = sae.fit_request
-    corpus = None if services.tokens is None else services.tokens.corpus.to_dict()
+    corpus = None if services.tokens is None else services.tokens.corpus.identity()
     return cache_key("pca", model=lm.name, revision=lm.revision, hook=req.hook, centred=req.centred, corpus=corpus,
                      n_tokens=req.n_tokens, context_size=req.context_size)
 

@@ -18,7 +18,7 @@ class TokenStream:
         self.memo = memo or MemoryCache()
 
     def rows(self, n_rows: int, context_size: int, prepend_bos: bool = True) -> torch.Tensor:
-        key = cache_key("tokens", corpus=self.corpus.to_dict(), tokenizer=self.tokenizer_name, n_rows=n_rows,
+        key = cache_key("tokens", corpus=self.corpus.identity(), tokenizer=self.tokenizer_name, n_rows=n_rows,
                         context_size=context_size, prepend_bos=prepend_bos)
         return self.memo.get_or_compute(key, lambda: pack_documents(
             iter_documents(self.corpus), self.tokenizer, context_size, n_rows, prepend_bos,

@@ -372,3 +372,16 @@ def test_ids_that_slug_alike_or_start_with_a_dot_keep_their_results(tmp_path, re
     assert len(parts) == 4 and not any(p.name.startswith(".") for p in parts)
     assert len(read_manifest(rc.output_dir)) == 4
     assert set(statuses(run(rc, registry)).values()) == {"cached"}
+
+
+def test_params_hash_does_not_depend_on_where_saebench_is_installed(tmp_path, registry):
+    """The bundled corpus enters the hash as 'saebench-asset:...', so two checkouts (a CI clone and the
+    committed baseline's) plan the same work; a user's own file keeps its path."""
+    from saebench.paths import PACKAGE_DIR
+
+    rc = config(tmp_path, [random_spec(0)], {"reads_corpus": {}})
+    planned = plan_tasks(rc, registry)[0]
+    assert str(PACKAGE_DIR) not in planned.params_json
+    assert '"saebench-asset:corpus/stories260k_samples.jsonl"' in planned.params_json
+    own = CorpusSpec(path=str(tmp_path / "mine.jsonl"))
+    assert own.identity()["path"] == str(tmp_path / "mine.jsonl")
