@@ -17,7 +17,9 @@ LOCAL_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet", ".csv")
 
 @dataclass(frozen=True, kw_only=True)
 class CorpusSpec:
-    """Where documents come from. `path` is a local file/folder/glob or a datasets hub id."""
+    """Where documents come from. `path` is a local file/folder/glob or a datasets hub id, or a local
+    token array (`.safetensors` / `.npy` / `.pt`, see `saebench.data.pretokenized`) used without
+    re-tokenizing."""
 
     path: str
     split: str = "train"
@@ -37,12 +39,21 @@ class CorpusSpec:
         return {**asdict(self), "path": portable_path(self.path)}
 
     @property
+    def is_pretokenized(self) -> bool:
+        from saebench.data.pretokenized import is_token_file
+
+        return is_token_file(self.path)
+
+    @property
     def is_local(self) -> bool:
         return Path(self.path).expanduser().exists() or any(ch in self.path for ch in "*?[")
 
 
 def iter_documents(spec: CorpusSpec) -> Iterator[str]:
     """Yield documents in a fixed order. Local `.txt` files give one document per non-empty line."""
+    if spec.is_pretokenized:
+        raise DataError(f"Corpus {spec.path!r} is pre-tokenized (token ids, no text); it serves token rows "
+                        "(core, autointerp, PCA fits), not documents.")
     if spec.is_local:
         files = _local_files(spec.path)
         for f in files:

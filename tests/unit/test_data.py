@@ -66,3 +66,57 @@ def test_bundled_corpus_packs_with_the_real_tokenizer(stories):
     assert rows.shape == (600, 128) and (rows[:, 0] == 1).all()
     mid_bos = (rows[:, 1:] == 1).sum()
     assert mid_bos > 100  # document separators inside rows, as in SAE Lens
+
+
+# ----- pre-tokenized corpora -------------------------------------------------------------------------------
+def test_token_files_are_served_exactly_as_stored(stories, tmp_path):
+    """The same rows from .safetensors, .npy and .pt; a stream is cut into rows with BOS first."""
+    import numpy as np
+
+    from saebench.data.pretokenized import save_tokens
+    from saebench.services import TokenStream
+
+    rows = torch.randint(3, 500, (6, 16), generator=torch.Generator().manual_seed(0))
+    save_tokens(tmp_path / "t.safetensors", rows, stories.tokenizer)
+    np.save(tmp_path / "t.npy", rows.numpy())
+    torch.save({"input_ids": rows}, tmp_path / "t.pt")
+    for name in ("t.safetensors", "t.npy", "t.pt"):
+        spec = CorpusSpec(path=str(tmp_path / name))
+        assert spec.is_pretokenized
+        out = TokenStream(spec, stories.tokenizer, stories.name).rows(4, 16)
+        assert torch.equal(out, rows[:4]), name
+    torch.save(rows.flatten(), tmp_path / "stream.pt")
+    stream = TokenStream(CorpusSpec(path=str(tmp_path / "stream.pt")), stories.tokenizer, stories.name).rows(3, 9)
+    assert torch.equal(stream[:, 1:], rows.flatten()[:24].view(3, 8))
+    assert (stream[:, 0] == stories.tokenizer.bos_token_id).all()
+    with pytest.raises(DataError, match="pre-tokenized"):
+        list(iter_documents(CorpusSpec(path=str(tmp_path / "t.npy"))))
+
+
+def test_token_files_are_checked_against_the_model(stories, tmp_path):
+    from safetensors.torch import save_file
+
+    from saebench.data.pretokenized import load_token_rows, save_tokens
+
+    tok = stories.tokenizer
+    rows = torch.randint(3, 500, (4, 16), generator=torch.Generator().manual_seed(0))
+    save_tokens(tmp_path / "ok.safetensors", rows, tok)
+    with pytest.raises(DataError, match="rows of 16 tokens but the task asks for context_size=32"):
+        load_token_rows(str(tmp_path / "ok.safetensors"), tok, 2, 32, True)
+    with pytest.raises(DataError, match="has 4 rows of 16 tokens; 9 were requested"):
+        load_token_rows(str(tmp_path / "ok.safetensors"), tok, 9, 16, True)
+    save_file({"tokens": rows + 10_000}, str(tmp_path / "big.safetensors"))
+    with pytest.raises(DataError, match="outside the model tokenizer's vocabulary of 512"):
+        load_token_rows(str(tmp_path / "big.safetensors"), tok, 2, 16, True)
+    save_file({"tokens": rows}, str(tmp_path / "other.safetensors"), metadata={"tokenizer_fingerprint": "0" * 16})
+    with pytest.raises(DataError, match="was tokenized with tokenizer 0000000000000000"):
+        load_token_rows(str(tmp_path / "other.safetensors"), tok, 2, 16, True)
+    save_file({"acts": rows.float()}, str(tmp_path / "wrong.safetensors"))
+    with pytest.raises(DataError, match="no tensor named tokens or input_ids; it has \\['acts'\\]"):
+        load_token_rows(str(tmp_path / "wrong.safetensors"), tok, 2, 16, True)
+    (tmp_path / "corrupt.safetensors").write_bytes(b"not a file")
+    with pytest.raises(DataError, match="Cannot read token file"):
+        load_token_rows(str(tmp_path / "corrupt.safetensors"), tok, 2, 16, True)
+    torch.save(rows.float(), tmp_path / "floats.pt")
+    with pytest.raises(DataError, match="must hold integer ids"):
+        load_token_rows(str(tmp_path / "floats.pt"), tok, 2, 16, True)
