@@ -31,16 +31,21 @@ def test_reconstruction_hand_computed():
     v = values(metrics)
     s2, s5, s10 = math.sqrt(2), math.sqrt(5), math.sqrt(10)
     expected = {
-        "mse": 3 / 6,                                  # residuals (0,-1), (0,1), (1,0)
+        "mse_per_element": 3 / 6,                      # residuals (0,-1), (0,1), (1,0)
+        "mse": (3 / 3) / 3,                            # SAEBench: mean_t rss_t / N_batch, N_batch = 3
         "fvu": 3 / (20 / 3),                           # centred total variance 10/9 + 25/9 + 25/9
-        "explained_variance": 1 - 9 / 20,
+        "explained_variance_centred": 1 - 9 / 20,
+        # SAEBench's formula as implemented: S = mean ||x||^2 = 15/3 = 5, d = 2, denominator S - (S/d)^2
+        # = 5 - 6.25 < 0, mean rss = 1: 1 - 1 / -1.25 = 1.8 (not a variance ratio: its [BUG?])
+        "explained_variance": 1.8,
         "l2_norm_in": (1 + 2 + s10) / 3,
         "l2_norm_out": (s2 + 1 + s5) / 3,
         "cossim": (1 / s2 + 1 + 7 / (s10 * s5)) / 3,
         "l2_ratio": (s2 + 0.5 + s5 / s10) / 3,
         "relative_reconstruction_bias": 8 / 10,        # (2 + 1 + 5) / (1 + 2 + 7)
         "l0": (2 + 0 + 1) / 3,                         # '!=' counts the negative code
-        "l1": (3 + 0 + 0.5) / 3,                       # |1| + |-2|, not the signed sum
+        "l1_abs": (3 + 0 + 0.5) / 3,                   # |1| + |-2|
+        "l1": (1 - 2 + 0 + 0.5) / 3,                   # SAEBench's signed sum
         "frac_alive": 2 / 3,
         "frac_dead": 1 / 3,
         "freq_over_1_percent": 2 / 3,
@@ -73,6 +78,43 @@ def test_streaming_equals_one_shot():
         if ma.stderr is not None:
             assert ma.stderr == pytest.approx(mb.stderr, rel=1e-9)
     np.testing.assert_array_equal(da.columns["density"], db.columns["density"])
+
+
+def saebench_batched_brute_force(x, x_hat, keep, rows_per_batch):
+    """SAEBench's loop, written out: per batch of rows, the kept tokens, then its per-batch reductions."""
+    s, m, resid, mse_terms, rrb, n_all = [], [], [], [], [], 0
+    for lo in range(0, len(x), rows_per_batch):
+        k = keep[lo:lo + rows_per_batch]
+        xi, xh = x[lo:lo + rows_per_batch][k].double(), x_hat[lo:lo + rows_per_batch][k].double()
+        rss = ((xi - xh) ** 2).sum(-1)
+        s.append((xi ** 2).sum(-1).mean())
+        m.append((xi ** 2).mean(0))
+        resid.append(rss.mean())
+        mse_terms.append(rss / k.sum())
+        rrb.append(((xh ** 2).sum(-1).mean() / (xi * xh).sum(-1).mean()))
+        n_all += int(k.sum())
+    S, M = torch.stack(s).mean(), torch.cat(m).mean()
+    return {"explained_variance": float(1 - torch.stack(resid).mean() / (S - M ** 2)),
+            "mse": float(torch.cat(mse_terms).mean()), "relative_reconstruction_bias": float(torch.stack(rrb).mean())}
+
+
+def test_saebench_batched_fields_follow_its_batches_not_ours():
+    """Grouped into SAEBench's batches of 3 rows whatever rows saebench computes at a time."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(10, 16, 8, generator=g) * 2 + 1
+    x_hat = 0.9 * x + 0.2 * torch.randn(10, 16, 8, generator=g)
+    keep = torch.rand(10, 16, generator=g) > 0.2
+    want = saebench_batched_brute_force(x, x_hat, keep, 3)
+    for splits in (((0, 10),), ((0, 1), (1, 4), (4, 9), (9, 10)), ((0, 5), (5, 10))):
+        stats = ReconstructionStats(8, 4, reference_batch_rows=3)
+        for lo, hi in splits:
+            stats.update(x[lo:hi], x_hat[lo:hi], torch.zeros(hi - lo, 16, 4), keep[lo:hi])
+        v = values(stats.finish()[0])
+        for name, expected in want.items():
+            assert v[name] == pytest.approx(expected, rel=1e-9), (name, splits)
+    other = ReconstructionStats(8, 4, reference_batch_rows=5)
+    other.update(x, x_hat, torch.zeros(10, 16, 4), keep)
+    assert values(other.finish()[0])["mse"] != pytest.approx(want["mse"], rel=1e-6)   # batch-size dependent
 
 
 def test_fvu_is_centred_under_a_large_mean_offset():
@@ -144,11 +186,11 @@ def test_downstream_hand_computed():
         assert v[name] == pytest.approx(want, rel=1e-6), name
 
 
-def test_special_tokens_excluded_as_input_or_target():
+def test_positions_are_keyed_on_the_input_token_as_saebench_does():
     tokens = torch.tensor([[3, 4, 1, 5]])
     keep = torch.tensor([[True, True, False, True]])   # token 1 is BOS
     ref = CleanReference(torch.zeros(1, 4, 8), tokens, keep)
-    assert ref.ce_mask.tolist() == [[True, False, False]]    # 4->BOS and BOS->5 are not counted
+    assert ref.ce_mask.tolist() == [[True, True, False]]     # 4->BOS counts; BOS->5 does not
     assert ref.kl_mask.tolist() == [[True, True, False, True]]
 
 

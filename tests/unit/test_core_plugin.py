@@ -29,16 +29,34 @@ def test_identity_and_zero_saes_give_known_answers(stories):
     out = run_core(stories, [identity_sae(64, sae_id="identity", hook=HOOK), zero_sae(64, sae_id="zero", hook=HOOK)])
     ident, zero = out["identity"], out["zero"]
     assert ident["fvu"].value == pytest.approx(0.0, abs=1e-10)
+    assert ident["explained_variance_centred"].value == pytest.approx(1.0, abs=1e-10)
     assert ident["explained_variance"].value == pytest.approx(1.0, abs=1e-10)
     assert ident["mse"].value == pytest.approx(0.0, abs=1e-12)
+    assert ident["mse_per_element"].value == pytest.approx(0.0, abs=1e-12)
     assert ident["cossim"].value == pytest.approx(1.0, abs=1e-6)
     assert ident["ce_loss_score"].value == pytest.approx(1.0, abs=1e-6)
     assert ident["ce_loss_increase"].value == pytest.approx(0.0, abs=1e-6)
     assert ident["kl_div_with_sae"].value == pytest.approx(0.0, abs=1e-6)
     assert ident["kl_div_score"].value == pytest.approx(1.0, abs=1e-6)
     assert ident["l0"].value > 60  # dense codes
-    assert zero["ce_loss_score"].value == pytest.approx(0.0, abs=1e-6)
-    assert zero["kl_div_score"].value == pytest.approx(0.0, abs=1e-6)
+    # the zero-ablation baseline zeroes every position; the SAE splice keeps BOS. On this model keeping
+    # only BOS is worse than zeroing all (off-distribution): brute force the zero SAE's CE and the baseline's
+    import torch
+
+    from saebench.data.tokens import special_mask
+    from saebench.services import TokenStream
+
+    tokens = TokenStream(corpus(), stories.tokenizer, stories.name).rows(PARAMS.n_rows_loss, 128)
+    keep = ~special_mask(tokens, stories.special_token_ids())
+
+    def ce(splice):
+        logp = torch.log_softmax(stories.logits(tokens, HOOK, splice=splice).double(), -1)
+        per = -logp[:, :-1].gather(-1, tokens[:, 1:, None]).squeeze(-1)
+        return float(per[keep[:, :-1]].mean())
+
+    assert zero["ce_loss_with_sae"].value == pytest.approx(ce(lambda a: a * (~keep)[..., None]), abs=1e-5)
+    assert zero["ce_loss_with_ablation"].value == pytest.approx(ce(torch.zeros_like), abs=1e-5)
+    assert zero["ce_loss_score"].value < 0.0
     assert zero["fvu"].value > 1.0  # zero output: FVU = E||x||^2 / Var > 1 when the mean is non-zero
     assert zero["ce_loss_with_ablation"].value > zero["ce_loss_without_sae"].value + 1.0
     # the shared references are identical for every SAE in the group
@@ -46,6 +64,25 @@ def test_identity_and_zero_saes_give_known_answers(stories):
         assert ident[name].value == zero[name].value
     assert 4000 < ident["fvu"].n <= 4096 - 32  # n counts kept tokens: every row's leading BOS is excluded
     assert ident["ce_loss_score"].n < ident["fvu"].n
+
+
+def test_zero_sae_equals_the_ablation_baseline_without_special_tokens(stories, tmp_path):
+    """On token rows with no special token, splicing a zero SAE is exactly the zero-ablation baseline:
+    CE and KL scores 0 by construction (a pre-tokenized corpus pins those rows)."""
+    import torch
+
+    from saebench.data import CorpusSpec
+    from saebench.data.pretokenized import save_tokens
+
+    rows = torch.randint(3, 500, (16, 128), generator=torch.Generator().manual_seed(0))
+    save_tokens(tmp_path / "rows.safetensors", rows, stories.tokenizer)
+    ctx = EvalContext(lm=stories, hook=HOOK, saes=[zero_sae(64, sae_id="zero", hook=HOOK)],
+                      space=stories.activation_space(False), device=stories.device, batch_size=8,
+                      services=Services.for_model(stories, CorpusSpec(path=str(tmp_path / "rows.safetensors"))))
+    out = {m.metric: m.value for m in next(iter(evaluate_core(ctx, CoreParams(n_tokens=2048, n_tokens_loss=2048,
+                                                                                  prepend_bos=False)))).metrics}
+    assert out["ce_loss_score"] == pytest.approx(0.0, abs=1e-6) and out["kl_div_score"] == pytest.approx(0.0, abs=1e-6)
+    assert out["ce_loss_with_sae"] == pytest.approx(out["ce_loss_with_ablation"], abs=1e-6)
 
 
 def test_group_results_equal_individual_results(stories):

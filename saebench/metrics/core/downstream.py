@@ -1,8 +1,9 @@
 """Downstream-loss statistics: next-token CE and KL(clean || other), from log_softmax (never NaN).
 
-CE at position t predicts token t+1 and is counted only if both tokens are non-special; KL at
-position t is counted if token t is non-special. The clean reference is computed once per batch and
-shared by the zero-ablation baseline and every SAE.
+CE at position t predicts token t+1 and, like KL at position t, is counted when the input token t is
+non-special (SAEBench's convention: a special token as the *target*, e.g. predicting the BOS that
+separates documents, counts). The clean reference is computed once per batch and shared by the
+zero-ablation baseline and every SAE.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class CleanReference:
     def __init__(self, clean_logits: torch.Tensor, tokens: torch.Tensor, keep: torch.Tensor) -> None:
         self.tokens = tokens
         self.logp = F.log_softmax(clean_logits.float(), dim=-1)
-        self.ce_mask = keep[:, :-1] & keep[:, 1:]
+        self.ce_mask = keep[:, :-1]
         self.kl_mask = keep
         self.ce = token_cross_entropy(self.logp, tokens)
 

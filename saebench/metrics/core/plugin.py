@@ -33,8 +33,11 @@ class CoreParams:
     n_tokens_loss: int = 65_536
     context_size: int = 128
     prepend_bos: bool = True
+    reference_batch_rows: int = 16   # SAEBench's batch_size_prompts, for its per-batch definitions
 
     def __post_init__(self) -> None:
+        if self.reference_batch_rows < 1:
+            raise ConfigError(f"task.core.reference_batch_rows must be >= 1, got {self.reference_batch_rows}.")
         if self.context_size < 2:
             raise ConfigError(f"task.core.context_size must be >= 2, got {self.context_size}.")
         if self.n_tokens < 1 or self.n_tokens_loss < 0:
@@ -53,7 +56,7 @@ class CoreParams:
         return math.ceil(self.n_tokens_loss / self.context_size)
 
 
-@register_plugin("core", version="1.0.0", metrics=CORE_METRICS, params=CoreParams, needs=Needs(corpus=True),
+@register_plugin("core", version="2.0.0", metrics=CORE_METRICS, params=CoreParams, needs=Needs(corpus=True),
                  description="Reconstruction (MSE, FVU), sparsity (L0, density) and downstream loss (CE, KL).")
 @torch.no_grad()
 def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
@@ -66,7 +69,7 @@ def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
     in_hook, out_hook = ctx.hook, ctx.target_hook
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
     special = ctx.special_mask(tokens)
-    recon = [ReconstructionStats(s.d_out, s.d_sae, ctx.device) for s in saes]
+    recon = [ReconstructionStats(s.d_out, s.d_sae, ctx.device, params.reference_batch_rows) for s in saes]
     losses = [DownstreamStats() for _ in saes]
     clean, zero = CleanStats(), DownstreamStats()
     for start, stop, with_loss in tqdm(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size),
@@ -81,7 +84,7 @@ def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
             ref = CleanReference(clean_logits, batch, keep)
             del clean_logits
             clean.update(ref)
-            zero.update(ref, *ref.compare(lm.logits_from(batch, out_hook, _splice_values(x, None, keep, space))))
+            zero.update(ref, *ref.compare(lm.logits_from(batch, out_hook, torch.zeros_like(x))))
         else:
             x_in, x = lm.activations(batch, [in_hook, out_hook])
         x_sae, x_in_sae = space.to_sae(x), space.to_sae(x_in)
@@ -105,8 +108,8 @@ def batch_ranges(n_rows: int, n_rows_loss: int, batch_size: int) -> list[tuple[i
     return ranges
 
 
-def _splice_values(x: torch.Tensor, x_hat_sae: torch.Tensor | None, keep: torch.Tensor, space) -> torch.Tensor:
-    """Model-space activation to inject: the reconstruction (or zero, for ablation) at kept positions,
-    the original activation at special tokens (BOS etc. are never replaced, in either variant)."""
-    y = torch.zeros_like(x) if x_hat_sae is None else x_hat_sae.to(x.dtype)
-    return torch.where(keep[..., None], space.to_model(y, x), x)
+def _splice_values(x: torch.Tensor, x_hat_sae: torch.Tensor, keep: torch.Tensor, space) -> torch.Tensor:
+    """Model-space activation to inject: the reconstruction at kept positions, the original activation at
+    special tokens (SAEBench's `exclude_special_tokens_from_reconstruction`, as its run scripts set it).
+    The zero-ablation baseline zeroes every position, special tokens included (SAEBench's convention)."""
+    return torch.where(keep[..., None], space.to_model(x_hat_sae.to(x.dtype), x), x)
