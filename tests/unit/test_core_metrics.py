@@ -91,7 +91,7 @@ def saebench_batched_brute_force(x, x_hat, keep, rows_per_batch):
         m.append((xi ** 2).mean(0))
         resid.append(rss.mean())
         mse_terms.append(rss / k.sum())
-        rrb.append(((xh ** 2).sum(-1).mean() / (xi * xh).sum(-1).mean()))
+        rrb.append((xh ** 2).sum(-1).mean() / (xi * xh).sum(-1).mean())
         n_all += int(k.sum())
     S, M = torch.stack(s).mean(), torch.cat(m).mean()
     return {"explained_variance": float(1 - torch.stack(resid).mean() / (S - M ** 2)),
