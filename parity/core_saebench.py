@@ -86,7 +86,8 @@ def main() -> None:
     tok = model.tokenizer
     ignore = {tok.pad_token_id, tok.eos_token_id, tok.bos_token_id}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},
-           "batch_size_prompts": BATCH, "n_batches": N_BATCHES, "ignore_tokens": sorted(i for i in ignore if i is not None),
+           "batch_size_prompts": BATCH, "n_batches": N_BATCHES,
+           "ignore_tokens": sorted(i for i in ignore if i is not None),
            "saes": {}}
     for sae_id, path in SAES.items():
         sae = load_sae(path)

@@ -21,7 +21,8 @@ def main() -> None:
     for sae in sorted(core.REFERENCE["saes"]):
         ref = core.reference(sae)
         for field in core.COMPARED:
-            print(f"| {sae} | {field} | {ref[field]:.8g} | {ours[sae][field]:.8g} | {ours[sae][field] - ref[field]:+.1e} |")
+            got = ours[sae][field]
+            print(f"| {sae} | {field} | {ref[field]:.8g} | {got:.8g} | {got - ref[field]:+.1e} |")
         density = torch.tensor(core.REFERENCE["saes"][sae]["exclude_special_true"]["feature_density"],
                                dtype=torch.float64)
         worst = float((torch.as_tensor(ours[sae]["_density"], dtype=torch.float64) - density).abs().max())
