@@ -22,8 +22,9 @@ def fvu_of(arch: str, width: int, l0: float) -> float:
 
 
 def stamp(sae_id: str, task: str, arch: str, width: int, run: str = "run-a", source: str = "fixture",
-          minutes: int = 0, params_hash: str = "p1") -> UnitStamp:
-    return UnitStamp(run_id=run, created_at=T0 + timedelta(minutes=minutes), task=task, task_version="1.0.0",
+          minutes: int = 0, params_hash: str = "p1", task_version: str | None = None) -> UnitStamp:
+    version = task_version or (discover().get(task).version if task in discover() else "1.0.0")
+    return UnitStamp(run_id=run, created_at=T0 + timedelta(minutes=minutes), task=task, task_version=version,
                      sae_id=sae_id, sae_source=source, architecture=arch, d_in=512, d_sae=width,
                      hook="blocks.3.hook_resid_post", model="fixture-model", model_revision=None, dtype="float32",
                      device="cpu", params_json='{"n": 1}', params_hash=params_hash, seed=0, saebench_version="0.1.0",

@@ -6,6 +6,11 @@ sae_lens_release_id, sae_lens_version, sae_cfg_dict, eval_result_unstructured`) 
 metric names and categories where a saebench metric has a SAEBench counterpart. Values are saebench's
 (see each plugin's README for where the definitions deliberately differ); `eval_config` is saebench's
 task parameters. Tasks SAEBench does not have are exported under their own name.
+
+Core is written honestly: a SAEBench field holds a value only when saebench computed it with SAEBench's
+definition (core v2, proven by tests/parity); every other field is null and its reason is in
+`eval_result_unstructured.null_fields` (e.g. `explained_variance_legacy`, which saebench does not
+compute, or `explained_variance` from core v1, whose definition differed).
 """
 
 from __future__ import annotations
@@ -23,10 +28,30 @@ CORE_CATEGORIES = {
     "model_behavior_preservation": ["kl_div_score", "kl_div_with_ablation", "kl_div_with_sae"],
     "model_performance_preservation": ["ce_loss_score", "ce_loss_with_ablation", "ce_loss_with_sae",
                                        "ce_loss_without_sae"],
-    "reconstruction_quality": ["explained_variance", "mse", "cossim"],
+    "reconstruction_quality": ["explained_variance", "explained_variance_legacy", "mse", "cossim"],
     "shrinkage": ["l2_norm_in", "l2_norm_out", "l2_ratio", "relative_reconstruction_bias"],
     "sparsity": ["l0", "l1"],
-    "misc_metrics": ["freq_over_1_percent", "freq_over_10_percent", "frac_alive"],
+    "misc_metrics": ["freq_over_1_percent", "freq_over_10_percent", "normalized_freq_over_1_percent",
+                     "normalized_freq_over_10_percent", "average_max_encoder_cosine_sim",
+                     "average_max_decoder_cosine_sim", "frac_alive"],
+}
+NOT_COMPUTED = {
+    "explained_variance_legacy": "SAEBench's 'old, incorrect' per-token ratio; saebench does not compute it "
+                                 "(see fvu / explained_variance_centred)",
+    "normalized_freq_over_1_percent": "not computed by saebench",
+    "normalized_freq_over_10_percent": "not computed by saebench",
+    "average_max_encoder_cosine_sim": "not computed by saebench",
+    "average_max_decoder_cosine_sim": "not computed by saebench",
+}
+# Fields whose saebench definition differed from SAEBench's before core 2.0.0.
+CORE_V1_DIFFERENT = {
+    "explained_variance": "core v1 stored the centred explained variance under this name",
+    "mse": "core v1 stored the per-element MSE under this name",
+    "l1": "core v1 stored the sum of |f| under this name",
+    "relative_reconstruction_bias": "core v1 stored a ratio of sums over all tokens, not SAEBench's per-batch mean",
+    **{m: "core v1 kept BOS in the zero-ablation baseline and keyed CE on input and target" for m in
+       ("ce_loss_score", "ce_loss_with_ablation", "ce_loss_with_sae", "ce_loss_without_sae", "kl_div_score",
+        "kl_div_with_ablation")},
 }
 EVAL_TYPE = {"absorption": "absorption_first_letter"}
 
@@ -48,11 +73,17 @@ def _value(rows: pd.DataFrame, metric: str, k=None, subset=None):
 
 
 def _core(rows, details):
-    metrics = {cat: {m: _value(rows, m) for m in names} for cat, names in CORE_CATEGORIES.items()}
+    version = str(rows["task_version"].iloc[0]) if len(rows) else ""
+    v1 = version.split(".")[0] in ("0", "1")
+    null_fields = dict(NOT_COMPUTED)
+    if v1:
+        null_fields.update(CORE_V1_DIFFERENT)
+    metrics = {cat: {m: None if m in null_fields else _value(rows, m) for m in names}
+               for cat, names in CORE_CATEGORIES.items()}
     latent = details[(details["table"] == "latent") & (details["field"] == "density")].sort_values("item")
     per_latent = [{"index": int(i), "feature_density": _clean(v)} for i, v in zip(latent["item"], latent["value"],
                                                                                      strict=True)]
-    return metrics, per_latent, None
+    return metrics, per_latent, {"null_fields": null_fields}
 
 
 def _sparse_probing(rows, details):

@@ -171,7 +171,11 @@ def test_different_params_or_versions_are_incomparable(tmp_path):
     report = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig())
     gated = report.rows[report.rows.verdict != "info"]
     assert report.failed and set(gated.verdict) == {"incomparable"}
-    assert "baseline v1.0.0 params p1 vs candidate v1.0.0 params p2" in gated.note.iloc[0]
+    core_note = gated[gated.task == "core"].note.iloc[0]
+    from saebench.metrics import discover
+
+    v = discover().get("core").version
+    assert core_note == f"baseline v{v} params p1 vs candidate v{v} params p2"
     assert not run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(fail_on_incomparable=False)).failed
     # matched by L0: the candidate's work has no baseline frontier of the same work
     l0 = run_gate([str(tmp_path / "a")], [str(tmp_path / "b")], GateConfig(match="l0"))

@@ -104,6 +104,9 @@ def test_export_saebench_json(results):
         assert key in core
     assert core["eval_result_metrics"]["sparsity"]["l0"] == 50.0
     assert core["eval_result_metrics"]["reconstruction_quality"]["explained_variance"] is None   # not in fixture
+    nulls = core["eval_result_unstructured"]["null_fields"]
+    assert core["eval_result_metrics"]["reconstruction_quality"]["explained_variance_legacy"] is None
+    assert "does not compute" in nulls["explained_variance_legacy"] and "ce_loss_score" not in nulls
     assert core["eval_result_metrics"]["model_performance_preservation"]["ce_loss_score"] == pytest.approx(
         1 - truth["topk/w4096/l0_50"]["fvu"] / 4)
     assert len(core["eval_result_details"]) == 16 and "feature_density" in core["eval_result_details"][0]
@@ -111,6 +114,29 @@ def test_export_saebench_json(results):
                      .replace(".html", "_eval_results.json")).read_text())
     assert sp["eval_result_metrics"]["sae"]["sae_top_1_test_accuracy"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
     assert pd.Timestamp(sp["datetime_epoch_millis"], unit="ms").year == 2026
+
+
+def test_core_v1_values_are_not_exported_under_saebench_names(tmp_path):
+    """core v1 stored other definitions under SAEBench's names: exported as null with the reason."""
+    w = ResultWriter(tmp_path / "r")
+    metrics = [MetricValue(metric="ce_loss_score", value=0.97), MetricValue(metric="explained_variance", value=0.89),
+               MetricValue(metric="l0", value=9.0), MetricValue(metric="cossim", value=0.95)]
+    w.write_unit(stamp("old", "core", "relu", 64, task_version="1.0.0"), metrics, [], 1.0)
+    w.write_unit(stamp("new", "core", "relu", 64), metrics, [], 1.0)
+    export_saebench_json([str(tmp_path / "r")], tmp_path / "json")
+
+    def read(sae):
+        return json.loads((tmp_path / "json" / "core" / page_name(sae).replace(".html", "_eval_results.json"))
+                          .read_text())
+
+    old, new = read("old"), read("new")
+    assert old["eval_result_metrics"]["model_performance_preservation"]["ce_loss_score"] is None
+    assert old["eval_result_metrics"]["reconstruction_quality"]["explained_variance"] is None
+    assert "centred" in old["eval_result_unstructured"]["null_fields"]["explained_variance"]
+    assert old["eval_result_metrics"]["sparsity"]["l0"] == 9.0 and old["eval_result_metrics"]["reconstruction_quality"][
+        "cossim"] == 0.95                                                   # same definition in v1 and v2
+    assert new["eval_result_metrics"]["model_performance_preservation"]["ce_loss_score"] == 0.97
+    assert new["eval_result_metrics"]["reconstruction_quality"]["explained_variance"] == 0.89
 
 
 def test_tasks_without_a_plugin_are_shown_not_dropped(tmp_path):
