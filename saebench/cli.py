@@ -91,10 +91,10 @@ def _run(args: list[str]) -> int:
 
     @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
     def app(cfg: DictConfig) -> None:
+        from saebench.api import run_config
         from saebench.config import run_config_from_hydra
-        from saebench.runner import run
 
-        report = run(run_config_from_hydra(cfg))
+        report = run_config(run_config_from_hydra(cfg))
         _print_report(report)
         state["failed"] += len(report.failed)
 

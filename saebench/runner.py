@@ -108,6 +108,7 @@ class RunReport:
     run_id: str
     output_dir: str
     outcomes: list[UnitOutcome] = field(default_factory=list)
+    model: str | None = None        # the model's identity as stamped on the rows (name)
     peak_saes_loaded: int = 0       # most SAEs held at once (planning and chunks), for the memory contract
 
     @property
@@ -170,8 +171,9 @@ class _Run:
         if self.services is None:
             rc, memo = self.rc, MemoryCache()
             root = rc.cache_dir or default_cache_dir()
+            tokens = TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo) if rc.corpus.path else None
             self.services = Services(
-                memo=memo, tokens=TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo),
+                memo=memo, tokens=tokens,
                 activations=ActivationCache(root if rc.activation_cache == "disk" else None),
                 judge_config=rc.judge, cache_dir=root)
         return self.services
@@ -243,7 +245,7 @@ def plan_saes(state: _Run) -> list[PlannedSAE]:
     seen: dict[str, str] = {}
     keep = True
     if rc.saes:
-        state.lm  # noqa: B018  (the model is part of every unit's key; a model that fails to load fails the run)
+        report.model = state.model_name   # part of every unit's key; a model that fails to load fails the run
     for spec in rc.saes:
         try:
             saes = _load_cpu(state, spec)
