@@ -55,8 +55,12 @@ class LabelledDatasetSpec:
     train_split: str = "train"
     test_split: str | None = "test"      # None: the test rows are split off `train_split` (test_fraction)
     test_fraction: float = 0.25
-    # local override (csv/jsonl/parquet); "asset:<relative>" points into the bundled assets
+    # local override (csv/jsonl/parquet); "asset:<relative>" points into the bundled assets. Its test rows:
+    # `test_path` (a second file), or `split_column` (rows whose value is `train_split` / `test_split`),
+    # else `test_fraction` of `path`'s rows
     path: str | None = None
+    test_path: str | None = None
+    split_column: str | None = None
     csv_header: bool = True
     csv_columns: list[str] | None = None
     # columns
@@ -78,6 +82,15 @@ class LabelledDatasetSpec:
         if self.spurious is not None and len(self.spurious_values) != 2:
             raise ConfigError(f"Dataset {self.name!r}: `spurious_values` must map exactly two values of column "
                               f"{self.spurious!r} to names; got {self.spurious_values!r}.")
+        if (self.test_path or self.split_column) and self.path is None:
+            raise ConfigError(f"Dataset {self.name!r}: test_path / split_column describe a local `path`, which is "
+                              "not set.")
+        if self.test_path and self.split_column:
+            raise ConfigError(f"Dataset {self.name!r}: give the test rows either as test_path or as split_column, "
+                              "not both.")
+        if self.split_column and self.test_split is None:
+            raise ConfigError(f"Dataset {self.name!r}: split_column needs test_split (the column's value of test "
+                              "rows).")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"Dataset {self.name!r}: test_fraction must be in (0, 1), got {self.test_fraction}.")
         names = list(self.classes.values())
@@ -129,8 +142,13 @@ def load_labelled(spec: LabelledDatasetSpec, seed: int = 0) -> LabelledData:
     """Read, map and filter a dataset. Without a test split, `test_fraction` of each class's rows (a
     seeded permutation) become the test rows."""
     if spec.path is not None:
-        frame = _read_local(spec)
-        splits = {"train": frame}
+        frame = _read_local(spec, spec.path)
+        if spec.test_path:
+            splits = {"train": frame, "test": _read_local(spec, spec.test_path)}
+        elif spec.split_column:
+            splits = _by_split_column(spec, frame)
+        else:
+            splits = {"train": frame}
     else:
         splits = _read_hub(spec)
     parts = {name: _normalise(spec, frame, name) for name, frame in splits.items()}
@@ -172,8 +190,23 @@ def resolve_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def _read_local(spec: LabelledDatasetSpec) -> pd.DataFrame:
-    p = resolve_path(spec.path or "")
+def _by_split_column(spec: LabelledDatasetSpec, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    col = spec.split_column
+    if col not in frame.columns:
+        raise DataError(f"Dataset {spec.name!r} ({_where(spec)}): no split column {col!r}; columns: "
+                        f"{list(frame.columns)}.")
+    values = frame[col].astype(str)
+    out = {"train": frame[values == spec.train_split], "test": frame[values == str(spec.test_split)]}
+    for name, part in out.items():
+        if part.empty:
+            raise DataError(f"Dataset {spec.name!r} ({_where(spec)}): no row has {col} == "
+                            f"{spec.train_split if name == 'train' else spec.test_split!r} ({name} rows); values "
+                            f"present: {sorted(set(values))[:10]}.")
+    return {k: v.reset_index(drop=True) for k, v in out.items()}
+
+
+def _read_local(spec: LabelledDatasetSpec, path: str) -> pd.DataFrame:
+    p = resolve_path(path)
     if not p.is_file():
         raise DataError(f"Dataset {spec.name!r}: local file {str(p)!r} does not exist.")
     if p.suffix not in LOCAL_FORMATS:

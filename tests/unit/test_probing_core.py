@@ -4,6 +4,7 @@ re-encoding (with padding), the activation cache, labelled datasets."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -254,6 +255,29 @@ def test_local_override_of_a_hub_dataset(tmp_path):
     assert set(data.train["label"]) == {"World", "Sports", "Business", "Sci_Tech"}
     same = dataset_spec("ag_news", overrides={"ag_news": {"path": str(path)}})
     assert same == spec
+
+
+def test_local_files_with_an_explicit_test_split(tmp_path):
+    """A local dataset can carry its own test rows (e.g. SAEBench's exact split): a second file, or a split
+    column; then nothing is held out of the training rows."""
+    rows = [{"text": f"story {i}", "label": i % 4, "part": "test" if i >= 30 else "train"} for i in range(40)]
+    pd.DataFrame(rows).to_json(tmp_path / "all.jsonl", orient="records", lines=True)
+    pd.DataFrame(rows[:30]).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(rows[30:]).to_csv(tmp_path / "test.csv", index=False)
+    by_file = load_labelled(dataset_spec({"name": "ag_news", "path": str(tmp_path / "train.csv"),
+                                          "test_path": str(tmp_path / "test.csv")}))
+    by_column = load_labelled(dataset_spec({"name": "ag_news", "path": str(tmp_path / "all.jsonl"),
+                                            "split_column": "part"}))
+    for data in (by_file, by_column):
+        assert data.train["text"].tolist() == [f"story {i}" for i in range(30)]
+        assert data.test["text"].tolist() == [f"story {i}" for i in range(30, 40)]
+    with pytest.raises(DataError, match="no split column 'section'"):
+        load_labelled(dataset_spec({"name": "ag_news", "path": str(tmp_path / "all.jsonl"), "split_column": "section"}))
+    with pytest.raises(DataError, match="no row has part == 'validation'"):
+        load_labelled(dataset_spec({"name": "ag_news", "path": str(tmp_path / "all.jsonl"), "split_column": "part",
+                                    "test_split": "validation"}))
+    with pytest.raises(ConfigError, match="either as test_path or as split_column"):
+        dataset_spec({"name": "ag_news", "path": "a.csv", "test_path": "b.csv", "split_column": "part"})
 
 
 def test_dataset_errors_name_the_problem(tmp_path):
