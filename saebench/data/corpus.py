@@ -27,6 +27,7 @@ class CorpusSpec:
     name: str | None = None          # datasets config name
     revision: str | None = None
     trust_remote_code: bool = False
+    tokens_column: str | None = None  # a column of token-id lists (pre-tokenized, e.g. SAE Lens's datasets)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,7 +43,7 @@ class CorpusSpec:
     def is_pretokenized(self) -> bool:
         from saebench.data.pretokenized import is_token_file
 
-        return is_token_file(self.path)
+        return self.tokens_column is not None or is_token_file(self.path)
 
     @property
     def is_local(self) -> bool:
@@ -110,14 +111,37 @@ def _column(row: dict, column: str, source) -> str:
     return str(row[column])
 
 
-def _read_hub(spec: CorpusSpec) -> Iterator[str]:
+def _hub_rows(spec: CorpusSpec):
     import datasets
 
     try:
-        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, revision=spec.revision,
-                                   streaming=True, trust_remote_code=spec.trust_remote_code or None)
+        return datasets.load_dataset(spec.path, spec.name, split=spec.split, revision=spec.revision,
+                                     streaming=True, trust_remote_code=spec.trust_remote_code or None)
     except Exception as e:  # datasets raises many types (network, missing split, ...)
         raise DataError(f"Cannot load dataset {spec.path!r} (name={spec.name!r}, split={spec.split!r}, "
                         f"revision={spec.revision!r}): {e}") from e
-    for row in ds:
+
+
+def _read_hub(spec: CorpusSpec) -> Iterator[str]:
+    for row in _hub_rows(spec):
         yield _column(row, spec.text_column, spec.path)
+
+
+def iter_token_lists(spec: CorpusSpec) -> Iterator[list[int]]:
+    """The `tokens_column` of a pre-tokenized datasets dataset (hub, streamed) or local parquet / jsonl."""
+    column = spec.tokens_column
+    if spec.is_local:
+        import pandas as pd
+
+        for f in _local_files(spec.path):
+            frame = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_json(f, lines=f.suffix == ".jsonl")
+            if column not in frame.columns:
+                raise DataError(f"Corpus file {str(f)!r} has no token column {column!r}; columns: "
+                                f"{list(frame.columns)}.")
+            yield from (list(map(int, t)) for t in frame[column])
+        return
+    for row in _hub_rows(spec):
+        if not isinstance(row, dict) or column not in row:
+            keys = list(row) if isinstance(row, dict) else type(row).__name__
+            raise DataError(f"Corpus {spec.path!r}: record has no token column {column!r}; it has {keys}.")
+        yield list(map(int, row[column]))

@@ -77,6 +77,44 @@ def _read(path: Path) -> tuple[torch.Tensor, dict]:
         raise DataError(f"Cannot read token file {str(path)!r}: {type(e).__name__}: {e}") from e
 
 
+def rows_from_token_lists(lists, tokenizer, n_rows: int, context_size: int, prepend_bos: bool,
+                          source: str) -> torch.Tensor:
+    """Rows from a pre-tokenized dataset's token lists: lists of exactly `context_size` tokens are rows as
+    stored (SAE Lens's pre-tokenized datasets); otherwise all lists form one stream cut into rows."""
+    from saebench.data.tokens import separator_id
+
+    body = context_size - 1 if prepend_bos else context_size
+    rows, stream, as_rows = [], [], None
+    for ids in lists:
+        if as_rows is None:
+            as_rows = len(ids) == context_size
+        if as_rows:
+            if len(ids) != context_size:
+                raise DataError(f"{source}: token lists have mixed lengths ({len(ids)} after {context_size}); "
+                                "rows must all have context_size tokens.")
+            rows.append(ids)
+        else:
+            stream.extend(ids)
+            while len(stream) >= body and len(rows) < n_rows:
+                chunk, stream = stream[:body], stream[body:]
+                rows.append(([separator_id(tokenizer)] if prepend_bos else []) + chunk)
+        if len(rows) >= n_rows:
+            break
+    if len(rows) < n_rows:
+        raise DataError(f"{source} has {len(rows)} rows of {context_size} tokens; {n_rows} were requested. Lower "
+                        "the token budget or provide more tokens.")
+    tokens = torch.tensor(rows[:n_rows], dtype=torch.int64)
+    _check_vocab(tokens, tokenizer, source)
+    return tokens
+
+
+def _check_vocab(tokens: torch.Tensor, tokenizer, source: str) -> None:
+    vocab = len(tokenizer)
+    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
+        raise DataError(f"{source} has ids in [{int(tokens.min())}, {int(tokens.max())}], outside the model "
+                        f"tokenizer's vocabulary of {vocab}: it was tokenized for another model.")
+
+
 def load_token_rows(path: str, tokenizer, n_rows: int, context_size: int, prepend_bos: bool) -> torch.Tensor:
     """`n_rows` rows [n_rows, context_size] (int64) from a token file; see the module docstring."""
     tokens, meta = _read(Path(path).expanduser())
@@ -84,10 +122,7 @@ def load_token_rows(path: str, tokenizer, n_rows: int, context_size: int, prepen
         raise DataError(f"Token file {path!r} must hold integer ids as [rows, length] or [tokens]; got "
                         f"{tokens.dtype} of shape {tuple(tokens.shape)}.")
     tokens = tokens.to(torch.int64)
-    vocab = len(tokenizer)
-    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
-        raise DataError(f"Token file {path!r} has ids in [{int(tokens.min())}, {int(tokens.max())}], outside the "
-                        f"model tokenizer's vocabulary of {vocab}: it was tokenized for another model.")
+    _check_vocab(tokens, tokenizer, f"Token file {path!r}")
     stored = meta.get("tokenizer_fingerprint")
     if stored and stored != tokenizer_fingerprint(tokenizer):
         raise DataError(f"Token file {path!r} was tokenized with tokenizer {stored}, not the model's "

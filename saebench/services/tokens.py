@@ -7,7 +7,8 @@ import torch
 
 from saebench.cache import MemoryCache, cache_key
 from saebench.data import CorpusSpec, iter_documents, pack_documents
-from saebench.data.pretokenized import load_token_rows
+from saebench.data.corpus import iter_token_lists
+from saebench.data.pretokenized import load_token_rows, rows_from_token_lists
 
 
 class TokenStream:
@@ -25,6 +26,9 @@ class TokenStream:
         return self.memo.get_or_compute(key, lambda: self._rows(n_rows, context_size, prepend_bos))
 
     def _rows(self, n_rows: int, context_size: int, prepend_bos: bool) -> torch.Tensor:
+        if self.corpus.tokens_column is not None:
+            return rows_from_token_lists(iter_token_lists(self.corpus), self.tokenizer, n_rows, context_size,
+                                         prepend_bos, f"corpus {self.corpus.path!r}")
         if self.corpus.is_pretokenized:
             return load_token_rows(self.corpus.path, self.tokenizer, n_rows, context_size, prepend_bos)
         return pack_documents(iter_documents(self.corpus), self.tokenizer, context_size, n_rows, prepend_bos,

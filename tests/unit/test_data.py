@@ -120,3 +120,35 @@ def test_token_files_are_checked_against_the_model(stories, tmp_path):
     torch.save(rows.float(), tmp_path / "floats.pt")
     with pytest.raises(DataError, match="must hold integer ids"):
         load_token_rows(str(tmp_path / "floats.pt"), tok, 2, 16, True)
+
+
+def test_pretokenized_datasets_with_a_token_column(stories, tmp_path, monkeypatch):
+    """A datasets dataset (hub, streamed; SAE Lens's pre-tokenized format) or a local parquet with a column
+    of token lists: rows of context_size used as stored, other lengths streamed into rows."""
+    import datasets
+
+    from saebench.services import TokenStream
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randint(3, 500, (5, 16), generator=g)
+    calls = []
+
+    def fake_load(path, name=None, split=None, revision=None, streaming=False, trust_remote_code=None):
+        calls.append((path, split, revision, streaming))
+        return iter([{"input_ids": r.tolist(), "text": "ignored"} for r in rows])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    hub = CorpusSpec(path="org/pretokenized", tokens_column="input_ids", revision="abc123")
+    assert hub.is_pretokenized
+    out = TokenStream(hub, stories.tokenizer, stories.name).rows(4, 16)
+    assert torch.equal(out, rows[:4]) and calls == [("org/pretokenized", "train", "abc123", True)]
+    streamed = TokenStream(hub, stories.tokenizer, stories.name).rows(3, 9)   # 16-token lists, 9-token rows
+    assert torch.equal(streamed[:, 1:], rows.flatten()[:24].view(3, 8))
+    pd.DataFrame({"tokens": [r.tolist() for r in rows]}).to_parquet(tmp_path / "tok.parquet")
+    local = CorpusSpec(path=str(tmp_path / "tok.parquet"), tokens_column="tokens")
+    assert torch.equal(TokenStream(local, stories.tokenizer, stories.name).rows(5, 16), rows)
+    with pytest.raises(DataError, match="no token column 'ids'"):
+        TokenStream(CorpusSpec(path=str(tmp_path / "tok.parquet"), tokens_column="ids"), stories.tokenizer,
+                    stories.name).rows(2, 16)
+    with pytest.raises(DataError, match="has 5 rows of 16 tokens; 6 were requested"):
+        TokenStream(local, stories.tokenizer, stories.name).rows(6, 16)
