@@ -46,6 +46,13 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.activation_cache not in ("disk", "memory"):
             raise ConfigError(f"activation_cache must be 'disk' or 'memory', got {self.activation_cache!r}.")
+        if self.max_saes_per_group < 1:
+            raise ConfigError(f"max_saes_per_group must be >= 1 (SAEs held on the device at once), got "
+                              f"{self.max_saes_per_group}.")
+        ids = [s.id for s in self.saes]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ConfigError(f"SAE ids must be unique; duplicated: {dupes}.")
 
     @property
     def run_dtype(self) -> str:
@@ -74,10 +81,6 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
     """Validate the composed config; errors name the bad key/value and the valid ones."""
     check_keys(set(cfg.keys()) - {"hydra"}, _RUN_KEYS, "the top level of the run config")
     saes = sae_specs(_section(cfg, "saes"))
-    ids = [s.id for s in saes]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ConfigError(f"SAE ids must be unique; duplicated: {dupes}.")
     tasks = _section(cfg, "task")
     if not isinstance(tasks, dict) or not tasks:
         raise ConfigError("No tasks selected: `task` must map task names to their parameters (see configs/suite).")

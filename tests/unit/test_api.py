@@ -75,3 +75,11 @@ def test_an_object_without_a_hook_is_an_error_row(tmp_path):
                            output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", device="cpu")
     failed = df.attrs["report"].failed
     assert df.empty and failed and "names no hook" in failed[0].reason
+
+
+def test_run_config_checks_apply_to_the_python_api_too():
+    spec = {"path": asset("demo_saes/relu")}
+    with pytest.raises(ConfigError, match=r"SAE ids must be unique; duplicated: \['a'\]"):
+        saebench.evaluate([{"id": "a", **spec}, {"id": "a", **spec}], model=asset("stories260K"), corpus=CORPUS)
+    with pytest.raises(ConfigError, match="max_saes_per_group must be >= 1"):
+        saebench.evaluate({"a": spec}, model=asset("stories260K"), corpus=CORPUS, max_saes_per_group=0)
