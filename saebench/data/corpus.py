@@ -37,7 +37,10 @@ class CorpusSpec:
         bundled asset's path written as 'saebench-asset:<relative>' (params hashes and cache keys use it)."""
         from saebench.paths import portable_path
 
-        return {**asdict(self), "path": portable_path(self.path)}
+        out = {**asdict(self), "path": portable_path(self.path)}
+        if out["tokens_column"] is None:    # added later: text corpora keep the identity (and hashes) they had
+            del out["tokens_column"]
+        return out
 
     @property
     def is_pretokenized(self) -> bool:

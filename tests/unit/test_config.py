@@ -64,3 +64,17 @@ def test_unknown_sae_config_name_from_the_cli(capsys):
 def test_unknown_command(capsys):
     assert main(["rnu"]) == 2
     assert "Did you mean: 'run'" in capsys.readouterr().err
+
+
+def test_smoke_plan_does_the_work_of_the_committed_baseline():
+    """Every task of suite=smoke plans the params hash and version of the committed demo baseline, so an
+    accidental change to what a task hashes (a new optional field, a path) fails here in seconds, not
+    only in the gate; a deliberate one regenerates the baseline (results/baselines/README.md)."""
+    from saebench.paths import PACKAGE_DIR
+    from saebench.results import read_metrics
+
+    committed = read_metrics(PACKAGE_DIR.parent / "results" / "baselines" / "demo_smoke")
+    want = committed.groupby("task")[["params_hash", "task_version"]].first().to_dict("index")
+    planned = {t.name: {"params_hash": t.params_hash, "task_version": t.info.version}
+               for t in plan_tasks(run_config_from_hydra(compose(["suite=smoke"])))}
+    assert planned == want
