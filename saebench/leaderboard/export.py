@@ -7,10 +7,16 @@ metric names and categories where a saebench metric has a SAEBench counterpart. 
 (see each plugin's README for where the definitions deliberately differ); `eval_config` is saebench's
 task parameters. Tasks SAEBench does not have are exported under their own name.
 
-Core is written honestly: a SAEBench field holds a value only when saebench computed it with SAEBench's
-definition (core v2, proven by tests/parity); every other field is null and its reason is in
-`eval_result_unstructured.null_fields` (e.g. `explained_variance_legacy`, which saebench does not
-compute, or `explained_variance` from core v1, whose definition differed).
+A SAEBench field holds a value only when saebench computes it with SAEBench's definition; every other
+field is null and its reason is in `eval_result_unstructured.null_fields`. Core (v2) is proven equal by
+tests/parity; `explained_variance_legacy` (not computed) and core v1 values (other definitions) are null.
+Sparse probing: the top-k accuracies share SAEBench's definition (trained on the training rows minus
+saebench's validation split; `notes` says so), the full-width accuracies do not (C chosen on validation,
+SAEBench early-stops on the test set) and are null. SCR and TPP share SAEBench's definitions (an
+undefined SCR score is null where SAEBench writes 0; TPP measures clean and ablated accuracy on the same
+rows). Absorption: saebench's definition differs (main latents from class-mean differences, not
+SAEBench's k-sparse probe; values 10-100x apart on planted models), so every SAEBench absorption field is
+null and saebench's own values are under `saebench.metrics`, by saebench's names.
 """
 
 from __future__ import annotations
@@ -86,21 +92,28 @@ def _core(rows, details):
     return metrics, per_latent, {"null_fields": null_fields}
 
 
+FULL_PROBE_DIFFERENT = ("saebench's full-width probe chooses C on a validation split; SAEBench's trains a torch "
+                        "probe with early stopping on the test set (its [BUG?]), a different definition")
+TOPK_NOTE = ("top-k probes as SAEBench defines them (k features by |mean difference|, L2 logistic regression, "
+             "C=1), trained on the training rows minus saebench's validation split (val_fraction); not yet "
+             "parity-tested against SAEBench (issue 13)")
+
+
 def _sparse_probing(rows, details):
     ks = sorted({int(k) for k in rows["k"].dropna()})
-    metrics = {"llm": {"llm_test_accuracy": _value(rows, "llm_accuracy"),
+    null_fields = {"llm_test_accuracy": FULL_PROBE_DIFFERENT, "sae_test_accuracy": FULL_PROBE_DIFFERENT}
+    metrics = {"llm": {"llm_test_accuracy": None,
                        **{f"llm_top_{k}_test_accuracy": _value(rows, "llm_top_k_accuracy", k) for k in ks}},
-               "sae": {"sae_test_accuracy": _value(rows, "sae_accuracy"),
+               "sae": {"sae_test_accuracy": None,
                        **{f"sae_top_{k}_test_accuracy": _value(rows, "sae_top_k_accuracy", k) for k in ks}}}
     per_dataset = []
     for dataset in sorted(rows["subset"].dropna().unique()):
-        entry = {"dataset_name": f"{dataset}_results", "llm_test_accuracy": _value(rows, "llm_accuracy", None, dataset),
-                 "sae_test_accuracy": _value(rows, "sae_accuracy", None, dataset)}
+        entry = {"dataset_name": f"{dataset}_results", "llm_test_accuracy": None, "sae_test_accuracy": None}
         for k in ks:
             entry[f"llm_top_{k}_test_accuracy"] = _value(rows, "llm_top_k_accuracy", k, dataset)
             entry[f"sae_top_{k}_test_accuracy"] = _value(rows, "sae_top_k_accuracy", k, dataset)
         per_dataset.append(entry)
-    return metrics, per_dataset, None
+    return metrics, per_dataset, {"null_fields": null_fields, "notes": {"top_k": TOPK_NOTE}}
 
 
 def _scr(rows, details):
@@ -126,24 +139,16 @@ def _tpp(rows, details):
     return {"tpp_metrics": block(None)}, [{"dataset_name": f"{d}_tpp_results", **block(d)} for d in datasets], None
 
 
+ABSORPTION_DIFFERENT = ("saebench's absorption (v1) chooses main latents by class-mean difference, not SAEBench's "
+                        "k-sparse probe, and uses its own ground-truth probe and prompts: a different definition "
+                        "(values 10-100x apart on planted models); saebench's values are in saebench.metrics")
+ABSORPTION_FIELDS = ("mean_absorption_fraction_score", "mean_full_absorption_score", "mean_num_split_features",
+                     "std_dev_absorption_fraction_score", "std_dev_full_absorption_score")
+
+
 def _absorption(rows, details):
-    metrics = {"mean": {"mean_absorption_fraction_score": _value(rows, "absorption_fraction"),
-                        "mean_full_absorption_score": _value(rows, "full_absorption_rate"),
-                        "mean_num_split_features": _value(rows, "num_split_features"),
-                        "std_dev_absorption_fraction_score": _value(rows, "absorption_fraction_letter_sd"),
-                        "std_dev_full_absorption_score": _value(rows, "full_absorption_rate_letter_sd")}}
-    letters = details[details["table"] == "per_letter"].pivot_table(index="label", columns="field", values="value")
-    per_letter = []
-    for letter, r in letters.iterrows():
-        if r.get("included", 0) != 1:
-            continue
-        n_tp = int(r["n_true_positives"])
-        per_letter.append({"first_letter": str(letter).lower(),
-                           "mean_absorption_fraction": _clean(r["absorption_fraction"]),
-                           "full_absorption_rate": _clean(r["full_absorption_rate"]),
-                           "num_full_absorption": int(round(r["full_absorption_rate"] * n_tp)),
-                           "num_probe_true_positives": n_tp, "num_split_features": int(r["num_split_features"])})
-    return metrics, per_letter, None
+    metrics = {"mean": dict.fromkeys(ABSORPTION_FIELDS)}
+    return metrics, [], {"null_fields": dict.fromkeys(ABSORPTION_FIELDS, ABSORPTION_DIFFERENT)}
 
 
 def _generic(rows, details):
@@ -183,7 +188,9 @@ def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:
             "sae_cfg_dict": json.loads(first["sae_json"]) if first["sae_json"] else None,
             "eval_result_unstructured": unstructured,
             "saebench": {"task": task, "task_version": first["task_version"], "version": first["saebench_version"],
-                         "model": first["model"], "hook": first["hook"], "dtype": first["dtype"]},
+                         "model": first["model"], "hook": first["hook"], "dtype": first["dtype"],
+                         "metrics": {(r.metric if pd.isna(r.k) else f"{r.metric}@{int(r.k)}"): _clean(r.value)
+                                     for r in _overall(group).itertuples()}},
         }
         path = out / record["eval_type_id"] / page_name(sae_id).replace(".html", "_eval_results.json")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,9 @@ def test_export_saebench_json(results):
     sp = json.loads((tmp / "json" / "sparse_probing" / page_name("topk/w4096/l0_50")
                      .replace(".html", "_eval_results.json")).read_text())
     assert sp["eval_result_metrics"]["sae"]["sae_top_1_test_accuracy"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
+    assert sp["eval_result_metrics"]["sae"]["sae_test_accuracy"] is None            # another definition
+    assert "early stopping on the test set" in sp["eval_result_unstructured"]["null_fields"]["sae_test_accuracy"]
+    assert sp["saebench"]["metrics"]["sae_top_k_accuracy@1"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
     assert pd.Timestamp(sp["datetime_epoch_millis"], unit="ms").year == 2026
 
 
@@ -159,3 +162,14 @@ def test_tasks_without_a_plugin_are_shown_not_dropped(tmp_path):
     assert saes.loc["s1", "not_installed/my_score"] == 0.25 and saes.loc["s1", "legacy_task/old@2"] == 7.0
     index = build_site([str(tmp_path / "r")], tmp_path / "site").read_text()
     assert "my_score" in index and "old@2" in index
+
+
+def test_absorption_is_not_exported_under_saebench_names(tmp_path):
+    w = ResultWriter(tmp_path / "r")
+    w.write_unit(stamp("s", "absorption", "relu", 64), [MetricValue(metric="absorption_fraction", value=0.02),
+                                                        MetricValue(metric="full_absorption_rate", value=0.0)], [], 1.0)
+    export_saebench_json([str(tmp_path / "r")], tmp_path / "json")
+    out = json.loads(next((tmp_path / "json" / "absorption_first_letter").glob("*.json")).read_text())
+    assert set(out["eval_result_metrics"]["mean"].values()) == {None} and out["eval_result_details"] == []
+    assert "k-sparse probe" in out["eval_result_unstructured"]["null_fields"]["mean_absorption_fraction_score"]
+    assert out["saebench"]["metrics"] == {"absorption_fraction": 0.02, "full_absorption_rate": 0.0}
