@@ -14,6 +14,7 @@ from saebench.cache.activations import SequenceActivations, clear_entries
 from saebench.data.labelled import load_labelled
 from saebench.data.tasks import dataset_names, dataset_spec
 from saebench.errors import ConfigError, DataError, UnknownNameError
+from saebench.metrics import discover
 from saebench.metrics.applicability import affine_decoder
 from saebench.metrics.numerics.ablation import (
     ablated_logits,
@@ -324,3 +325,16 @@ def test_hub_path_maps_splits_and_per_class_configs(monkeypatch):
     assert {c[1] for c in calls} == {"en-fr", "fr-it", "de-en", "es-fr", "nl-pt"} and all(c[4] for c in calls)
     rows = pd_concat(euro)
     assert len(rows) == 15 and all(t.startswith(lbl) for t, lbl in zip(rows["text"], rows["label"], strict=True))
+
+
+def test_no_validation_split_only_where_nothing_is_selected_on_it():
+    """val_fraction=0 (SAEBench's top-k setting) is refused where a probe is chosen on validation."""
+    registry = discover()
+    sp = registry.get("sparse_probing")
+    params = sp.make_params({"datasets": ["ag_news_slice"], "val_fraction": 0, "full_probe": False})
+    assert params.sizes() == {"train": 4000, "test": 1000}
+    with pytest.raises(ConfigError, match="full-width probe chooses C on validation"):
+        sp.make_params({"datasets": ["ag_news_slice"], "val_fraction": 0})
+    for task in ("scr", "tpp"):
+        with pytest.raises(ConfigError, match="recipe probes keep their best epoch on validation"):
+            registry.get(task).make_params({"val_fraction": 0})

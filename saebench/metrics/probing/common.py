@@ -35,7 +35,7 @@ class ProbingParams:
     dataset_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> fields (e.g. path)
     train_size: int = 4000
     test_size: int = 1000
-    val_fraction: float = 0.2           # of the dataset's training rows, for probe selection
+    val_fraction: float = 0.2           # of the dataset's training rows, for probe selection (0: none)
     context_length: int = 128
     prepend_bos: bool = True
     seeds: list[int] = field(default_factory=lambda: [42])
@@ -47,8 +47,11 @@ class ProbingParams:
                               "(`saebench list datasets`).")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"`seeds` must be a non-empty list of distinct integers, got {self.seeds!r}.")
-        if not 0 < self.val_fraction < 1:
-            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}.")
+        if self.val_fraction == 0 and self.needs_validation:
+            raise ConfigError(f"val_fraction=0 leaves no validation rows, but this task selects probes on them "
+                              f"({self.needs_validation}); use val_fraction > 0.")
         if self.train_size < 4 or self.test_size < 4:
             raise ConfigError(f"train_size and test_size must be >= 4, got {self.train_size}, {self.test_size}.")
         if self.context_length < 2:
@@ -56,12 +59,20 @@ class ProbingParams:
         for entry in self.datasets:  # unknown names / keys fail before any model is loaded
             dataset_spec(entry, self.dataset_overrides)
 
+    @property
+    def needs_validation(self) -> str:
+        """Why this task needs validation rows ('' when it does not)."""
+        return ""
+
     def specs(self) -> list[LabelledDatasetSpec]:
         return [dataset_spec(e, self.dataset_overrides) for e in self.datasets]
 
     def sizes(self) -> dict[str, int]:
-        return {"train": self.train_size, "val": max(4, int(round(self.train_size * self.val_fraction))),
-                "test": self.test_size}
+        """Rows per split and problem; no 'val' entry when val_fraction is 0."""
+        sizes = {"train": self.train_size, "test": self.test_size}
+        if self.val_fraction > 0:
+            sizes["val"] = max(4, int(round(self.train_size * self.val_fraction)))
+        return sizes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,15 +90,22 @@ class RecipeProbingParams(ProbingParams):
         if not self.n_values or any(n < 1 for n in self.n_values):
             raise ConfigError(f"n_values must be positive integers, got {self.n_values!r}.")
 
+    @property
+    def needs_validation(self) -> str:
+        return "the recipe probes keep their best epoch on validation"
+
     def recipe(self) -> RecipeParams:
         return RecipeParams(epochs=self.probe_epochs, batch_size=self.probe_batch_size, lr=self.probe_lr,
                             l1_penalty=self.probe_l1_penalty)
 
 
 def dataset_splits(ctx: EvalContext, spec: LabelledDatasetSpec, params: ProbingParams, seed: int):
-    """The dataset's train / validation / test rows for `seed` (validation carved out of train)."""
+    """The dataset's train / validation / test rows for `seed` (validation carved out of train; none when
+    val_fraction is 0, and then every training row trains the probes)."""
     data = ctx.datasets.load(spec, seed)
     rng = np.random.default_rng(seed)
+    if params.val_fraction == 0:
+        return {"train": data.train, "test": data.test}, rng
     train, val = split_train_val(data.train, params.val_fraction, rng)
     return {"train": train, "val": val, "test": data.test}, rng
 

@@ -66,7 +66,7 @@ def one_vs_rest(splits: dict[str, pd.DataFrame], classes: list[str], sizes: dict
     class (logged), so problems stay equal-sized."""
     pool = _Pool()
     problems = ProbeProblems(names=list(classes), texts=pool.texts)
-    for split in SPLITS:
+    for split in (s for s in SPLITS if s in sizes):
         frame = splits[split]
         by_class = {c: frame[frame["label"] == c] for c in classes}
         counts = {c: len(v) for c, v in by_class.items()}

@@ -53,6 +53,10 @@ class SparseProbingParams(ProbingParams):
         if self.full_probe and not self.full_probe_Cs:
             raise ConfigError("full_probe_Cs is empty; give at least one C or set full_probe=false.")
 
+    @property
+    def needs_validation(self) -> str:
+        return "the full-width probe chooses C on validation (set full_probe=false)" if self.full_probe else ""
+
 
 def top_k_by_mean_difference(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
     """Per problem, the k features with the largest |mean(pos) - mean(neg)| over its rows -> [P, k]."""
