@@ -116,6 +116,7 @@ def test_export_saebench_json(results):
     assert sp["eval_result_metrics"]["sae"]["sae_test_accuracy"] is None            # another definition
     assert "early stopping on the test set" in sp["eval_result_unstructured"]["null_fields"]["sae_test_accuracy"]
     assert sp["saebench"]["metrics"]["sae_top_k_accuracy@1"] == pytest.approx(truth["topk/w4096/l0_50"]["sp"])
+    assert "val_fraction=?" in sp["eval_result_unstructured"]["notes"]["top_k"]    # the fixture's params hold none
     assert pd.Timestamp(sp["datetime_epoch_millis"], unit="ms").year == 2026
 
 
