@@ -96,16 +96,7 @@ def evaluate(saes: Any, model: str | Mapping[str, Any] | ModelConfig, tasks: Any
         tasks = {"core": {}}
     elif not isinstance(tasks, Mapping):
         tasks = {name: {} for name in tasks}
-    corpus_spec = _corpus(corpus)
-    if corpus_spec is None:
-        from saebench.metrics import discover
-
-        readers = [t for t in tasks if discover().get(t).needs.corpus]
-        if readers:
-            raise ConfigError(f"task(s) {readers} read a corpus; pass corpus= (a hub id, a local text file, or a "
-                              "pre-tokenized .safetensors/.npy/.pt).")
-        corpus_spec = CorpusSpec(path="")
-    rc = RunConfig(model=model_cfg, corpus=corpus_spec, saes=_sae_specs(saes),
+    rc = RunConfig(model=model_cfg, corpus=_corpus(corpus), saes=_sae_specs(saes),
                    tasks={k: dict(v or {}) for k, v in tasks.items()}, device=device, dtype=dtype, seed=seed,
                    output_dir=str(output_dir), force=force, fail_fast=fail_fast,
                    max_saes_per_group=max_saes_per_group, cache_dir=cache_dir, activation_cache=activation_cache,

@@ -29,7 +29,7 @@ class ModelConfig:
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     model: ModelConfig
-    corpus: CorpusSpec
+    corpus: CorpusSpec | None             # None: no task of the run reads a corpus (checked when planning)
     saes: list[SAESpec]
     tasks: dict[str, dict[str, Any]]
     device: str = "auto"

@@ -154,7 +154,7 @@ def _facts(rows: pd.DataFrame, config: GateConfig) -> Facts:
         override = config.direction_override(m.task, m.metric)
         name = override or (m.direction if isinstance(m.direction, str) else None)
         direction = DIRECTION_NAMES.get(name, UNKNOWN)
-        out[(m.task, m.metric)] = (direction, m.headline is True or m.headline is np.True_)
+        out[(m.task, m.metric)] = (direction, m.headline is True)
     return out
 
 
@@ -166,8 +166,8 @@ def _selected(rows: pd.DataFrame, config: GateConfig, facts: Facts) -> pd.DataFr
         wanted = set(config.metrics)
         mask = [f"{t}/{m}" in wanted or m in wanted for t, m in zip(rows["task"], rows["metric"], strict=True)]
     else:
-        mask = [facts.get((t, m), (UNKNOWN, False))[1] or facts.get((t, m), (UNKNOWN, False))[0] is UNKNOWN
-                for t, m in zip(rows["task"], rows["metric"], strict=True)]
+        looked_up = [facts.get((t, m), (UNKNOWN, False)) for t, m in zip(rows["task"], rows["metric"], strict=True)]
+        mask = [headline or direction is UNKNOWN for direction, headline in looked_up]
     return rows[np.asarray(mask, dtype=bool)]
 
 

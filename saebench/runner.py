@@ -31,7 +31,7 @@ import torch
 import saebench
 from saebench.cache import ActivationCache, MemoryCache, default_cache_dir
 from saebench.config import RunConfig
-from saebench.errors import SaeBenchError
+from saebench.errors import ConfigError, SaeBenchError
 from saebench.metrics import EvalContext, PluginInfo, SAEResult, discover
 from saebench.models import load_language_model
 from saebench.registry import Registry
@@ -125,6 +125,10 @@ def plan_tasks(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> l
     """Look up every task and build its Params (unknown names/keys fail here, before loading anything).
     Only what a plugin declares enters its params hash."""
     registry = registry or discover()
+    readers = [name for name in rc.tasks if registry.get(name).needs.corpus]
+    if readers and rc.corpus is None:
+        raise ConfigError(f"task(s) {readers} read a corpus; pass corpus= (a hub id, a local text file, or a "
+                          "pre-tokenized .safetensors/.npy/.pt), or select a corpus config.")
     planned = []
     for name, values in rc.tasks.items():
         info = registry.get(name)
@@ -171,7 +175,7 @@ class _Run:
         if self.services is None:
             rc, memo = self.rc, MemoryCache()
             root = rc.cache_dir or default_cache_dir()
-            tokens = TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo) if rc.corpus.path else None
+            tokens = None if rc.corpus is None else TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo)
             self.services = Services(
                 memo=memo, tokens=tokens,
                 activations=ActivationCache(root if rc.activation_cache == "disk" else None),

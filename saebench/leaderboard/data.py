@@ -7,7 +7,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from saebench.results import catalogue, direction_of, read_details, read_many, representative
@@ -65,7 +64,7 @@ def headline_columns(rows: pd.DataFrame) -> list[Column]:
         entries = cat[cat["task"] == task]
         if entries["direction"].notna().any():
             for m in entries.itertuples():
-                if m.headline is True or m.headline is np.True_:
+                if m.headline is True:
                     k = None if pd.isna(m.headline_k) else int(m.headline_k)
                     cols.append(Column(task, m.metric, k, direction_of(m.direction), m.description or ""))
             continue

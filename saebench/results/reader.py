@@ -88,6 +88,7 @@ def catalogue(metrics: pd.DataFrame) -> pd.DataFrame:
     known = rows[rows["direction"].notna()].drop_duplicates(["task", "metric"], keep="last")
     pairs = rows[["task", "metric"]].drop_duplicates()
     out = pairs.merge(known[cols], on=["task", "metric"], how="left")
+    out["headline"] = [None if pd.isna(h) else bool(h) for h in out["headline"]]
     out["_first"] = range(len(out))     # metrics without a catalogue keep the order they appear in
     out = out.sort_values(["task", "metric_order", "_first"], kind="stable", na_position="last")
     return out[cols].reset_index(drop=True)

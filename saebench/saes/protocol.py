@@ -63,6 +63,8 @@ class SAE(Protocol):
 
     def output_affine(self, x: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]: ...
 
+    def output(self, f: torch.Tensor, x: torch.Tensor) -> torch.Tensor: ...  # exact x_hat from (edited) f
+
     def describe(self) -> dict[str, Any]: ...
 
 
@@ -88,6 +90,11 @@ class SAEFacts:
     def output_affine(self, x: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
         """(scale, shift) with x_hat = decode(f) * scale + shift (+ skip); (1, 0) without normalisation."""
         return 1.0, 0.0
+
+    def output(self, f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The exact reconstruction from latents `f` of input `x`: decode(f) for SAEs without input
+        normalisation or skip connection (LinearSAE adds both)."""
+        return self.decode(f)
 
     def hyperparameters(self) -> dict:
         """Architecture-specific settings beyond the weights (e.g. TopK's k)."""

@@ -59,7 +59,7 @@ class ReconstructionStats:
         x_sq = (x64 * x64).sum(-1)
         for name, per_row in (("n", row_counts), ("x_sq", (x_sq * w).sum(-1)), ("resid_sq", (resid_sq * w).sum(-1)),
                               ("xhat_sq", (xhat_sq * w).sum(-1)), ("dot", (dot * w).sum(-1))):
-            self.row_sums[name].append(per_row.cpu())
+            self.row_sums[name].append(per_row)    # moved to the host once, in finish()
         if n == 0:
             return
         if self.shift is None:
@@ -95,7 +95,7 @@ class ReconstructionStats:
         ||x - x_hat||^2 / N_b; relative_reconstruction_bias = mean_b(sum ||x_hat||^2 / sum <x, x_hat>)."""
         if not self.row_sums["n"]:
             return {"explained_variance": math.nan, "mse": math.nan, "relative_reconstruction_bias": math.nan}
-        rows = {k: torch.cat(v) for k, v in self.row_sums.items()}
+        rows = {k: torch.cat(v).cpu() for k, v in self.row_sums.items()}
         batch = torch.arange(len(rows["n"])) // self.reference_batch_rows
         sums = {k: torch.zeros(int(batch.max()) + 1, dtype=torch.float64).index_add_(0, batch, v)
                 for k, v in rows.items()}

@@ -91,12 +91,7 @@ def ablated_pooled_by_reencoding(sae: SAE, space: ActivationSpace, x: torch.Tens
     err = xs - x_hat
     f = f.clone()
     f[..., latents] = 0
-    y = sae.decode(f)
-    if sae.input_norm != "none":
-        scale, shift = sae.output_affine(xs)
-        y = y * scale + shift
-    if sae.W_skip is not None:
-        y = y + xs @ sae.W_skip
+    y = sae.output(f, xs)
     x_abl = space.to_model(y + err, x.to(y.dtype))
     m = mask.to(x_abl.dtype)[..., None]
     return (x_abl * m).sum(1) / m.sum(1)

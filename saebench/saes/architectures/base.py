@@ -106,17 +106,23 @@ class LinearSAE(SAEFacts, nn.Module):
         """f @ W_dec + b_dec (in the SAE's normalised output space; see the module docstring)."""
         return f.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
 
-    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f, x_hat) from one encode: the exact output, including normalisation and skip connection."""
+    def output(self, f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The exact reconstruction from latents `f` of input `x`: decode(f), the normalisation undone,
+        plus the skip connection (also for edited latents, e.g. ablations)."""
         x = x.to(self.W_enc.dtype)
-        f = self.encode(x)
         y = self.decode(f)
         if self.input_norm != "none":
             scale, shift = self.output_affine(x)
             y = y * scale + shift
         if self.W_skip is not None:
             y = y + x @ self.W_skip
-        return f, y
+        return y
+
+    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f, x_hat) from one encode: the exact output, including normalisation and skip connection."""
+        x = x.to(self.W_enc.dtype)
+        f = self.encode(x)
+        return f, self.output(f, x)
 
     # ----- transformations that keep the function ----------------------------------------------
     def scale_latents(self, n: torch.Tensor) -> None:
