@@ -47,7 +47,7 @@ class FixedTokens:
         self.next = 0
 
 
-def load_model():
+def load_model(device: str = "cpu"):
     import transformer_lens.loading_from_pretrained as lp
     from transformer_lens import HookedTransformer
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -55,42 +55,52 @@ def load_model():
     official = lp.get_official_model_name
     lp.get_official_model_name = lambda name: name if name == str(MODEL) else official(name)
     hf = AutoModelForCausalLM.from_pretrained(MODEL)
-    return HookedTransformer.from_pretrained_no_processing(str(MODEL), hf_model=hf, device="cpu",
+    return HookedTransformer.from_pretrained_no_processing(str(MODEL), hf_model=hf, device=device,
                                                            tokenizer=AutoTokenizer.from_pretrained(MODEL))
 
 
-def load_sae(path: Path):
+def load_sae(path: Path, model_name: str = str(MODEL), device: str = "cpu"):
     """SAEBench's custom ReLU / TopK SAE holding the SAE Lens files' weights."""
     from sae_bench.custom_saes.relu_sae import ReluSAE
     from sae_bench.custom_saes.topk_sae import TopKSAE
 
     cfg = json.loads((path / "cfg.json").read_text())
     meta = cfg.get("metadata", cfg)
-    common = dict(d_in=cfg["d_in"], d_sae=cfg["d_sae"], model_name=str(MODEL), hook_layer=int(
-        meta["hook_name"].split(".")[1]), device=torch.device("cpu"), dtype=torch.float32, hook_name=meta["hook_name"])
+    common = dict(d_in=cfg["d_in"], d_sae=cfg["d_sae"], model_name=model_name, hook_layer=int(
+        meta["hook_name"].split(".")[1]), device=torch.device(device), dtype=torch.float32, hook_name=meta["hook_name"])
     assert cfg["apply_b_dec_to_input"] and cfg.get("normalize_activations", "none") == "none"
     sae = TopKSAE(k=int(cfg["k"]), **common) if cfg["architecture"] == "topk" else ReluSAE(**common)
     weights = load_file(str(path / "sae_weights.safetensors"))
     with torch.no_grad():
         for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
             getattr(sae, name).copy_(weights[name])
-    return sae
+    return sae.to(device)
+
+
+def _plain(values):
+    return values.tolist() if hasattr(values, "tolist") else values
 
 
 def main() -> None:
+    import argparse
+
     from sae_bench.evals.core.eval_config import CoreEvalConfig
     from sae_bench.evals.core.main import run_evals
 
-    rows = load_file(str(FIXTURES / "tokens.safetensors"))["tokens"]
-    model = load_model()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=FIXTURES / "saebench_core.json")
+    args = parser.parse_args()
+    rows = load_file(str(FIXTURES / "tokens.safetensors"))["tokens"].to(args.device)
+    model = load_model(args.device)
     tok = model.tokenizer
     ignore = {tok.pad_token_id, tok.eos_token_id, tok.bos_token_id}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},
-           "batch_size_prompts": BATCH, "n_batches": N_BATCHES,
+           "device": args.device, "batch_size_prompts": BATCH, "n_batches": N_BATCHES,
            "ignore_tokens": sorted(i for i in ignore if i is not None),
            "saes": {}}
     for sae_id, path in SAES.items():
-        sae = load_sae(path)
+        sae = load_sae(path, device=args.device)
         out["saes"][sae_id] = {}
         for exclude in (True, False):
             cfg = CoreEvalConfig(batch_size_prompts=BATCH, n_eval_reconstruction_batches=N_BATCHES,
@@ -100,10 +110,10 @@ def main() -> None:
                                  exclude_special_tokens_from_reconstruction=exclude)
             metrics, features = run_evals(sae, FixedTokens(rows), model, cfg, ignore_tokens=ignore)
             out["saes"][sae_id][f"exclude_special_{str(exclude).lower()}"] = {
-                "metrics": metrics, "feature_density": features["feature_density"]}
+                "metrics": metrics, "feature_density": _plain(features["feature_density"])}
             print(sae_id, exclude, json.dumps(metrics)[:300])
-    (FIXTURES / "saebench_core.json").write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
-    print(f"wrote {FIXTURES / 'saebench_core.json'}")
+    args.out.write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

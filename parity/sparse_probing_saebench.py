@@ -17,6 +17,7 @@ import argparse
 import json
 import tempfile
 from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -41,14 +42,16 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=OUT / "saebench_sparse_probing.json")
     args = parser.parse_args()
     train, test = slice_splits()
     dataset_utils.load_dataset = lambda name, streaming=False: {"train": train.to_dict("records"),
                                                                 "test": test.to_dict("records")}
     row_of = {**dict(zip(train["text"], train["row"], strict=True)),
               **dict(zip(test["text"], test["row"], strict=True))}
-    model = load_model()
-    saes = {sae_id: load_sae(path) for sae_id, path in SAES.items()}
+    model = load_model(args.device)
+    saes = {sae_id: load_sae(path, device=args.device) for sae_id, path in SAES.items()}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},
            "model": str(MODEL.relative_to(REPO)), "slice": str(SLICE.relative_to(REPO)),
            "probe_train_set_size": TRAIN_SIZE, "probe_test_set_size": TEST_SIZE, "k_values": K_VALUES, "seeds": {}}
@@ -63,13 +66,14 @@ def main() -> None:
             torch.manual_seed(seed)
             with tempfile.TemporaryDirectory() as artifacts:
                 means, per_class = run_eval_single_dataset("fancyzhx/ag_news", cfg, sae, model, sae.cfg.hook_layer,
-                                                           sae.cfg.hook_name, "cpu", artifacts, False)
+                                                           sae.cfg.hook_name, args.device, artifacts, False)
             entry["results"][sae_id] = {"mean": means, "per_class": per_class}
             print(seed, sae_id, json.dumps(means))
         out["seeds"][str(seed)] = entry
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "saebench_sparse_probing.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {OUT / 'saebench_sparse_probing.json'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out["device"] = args.device
+    args.out.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

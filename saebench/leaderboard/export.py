@@ -14,9 +14,8 @@ Sparse probing: the top-k accuracies share SAEBench's definition (trained on the
 saebench's validation split; `notes` says so), the full-width accuracies do not (C chosen on validation,
 SAEBench early-stops on the test set) and are null. SCR and TPP share SAEBench's definitions (an
 undefined SCR score is null where SAEBench writes 0; TPP measures clean and ablated accuracy on the same
-rows). Absorption: saebench's definition differs (main latents from class-mean differences, not
-SAEBench's k-sparse probe; values 10-100x apart on planted models), so every SAEBench absorption field is
-null and saebench's own values are under `saebench.metrics`, by saebench's names.
+rows). Absorption (plugin >= 2.0.0): the SAEBench-named metrics are computed with SAEBench's definition
+(parity-tested within its seed spread); rows of absorption 1.x (definition v1) export as null.
 """
 
 from __future__ import annotations
@@ -142,16 +141,41 @@ def _tpp(rows, details):
     return {"tpp_metrics": block(None)}, [{"dataset_name": f"{d}_tpp_results", **block(d)} for d in datasets], None
 
 
-ABSORPTION_DIFFERENT = ("saebench's absorption (v1) chooses main latents by class-mean difference, not SAEBench's "
-                        "k-sparse probe, and uses its own ground-truth probe and prompts: a different definition "
-                        "(values 10-100x apart on planted models); saebench's values are in saebench.metrics")
+ABSORPTION_V1 = ("absorption v1.x rows hold saebench's definition v1 (main latents by class-mean difference, exact "
+                 "L2 ground-truth probe, the probe's own prompts), not SAEBench's: values 10-100x apart on planted "
+                 "models; saebench's values are in saebench.metrics")
 ABSORPTION_FIELDS = ("mean_absorption_fraction_score", "mean_full_absorption_score", "mean_num_split_features",
-                     "std_dev_absorption_fraction_score", "std_dev_full_absorption_score")
+                     "std_dev_absorption_fraction_score", "std_dev_full_absorption_score",
+                     "std_dev_num_split_features")
+ABSORPTION_DETAIL_FIELDS = {"mean_absorption_fraction": "mean_absorption_fraction",
+                            "full_absorption_rate": "full_absorption_rate",
+                            "num_full_absorption": "num_full_absorption",
+                            "num_probe_true_positives": "n_true_positives",
+                            "num_split_features": "num_split_features"}
+ABSORPTION_TOO_FEW = ("fewer than min_letters letters passed SAEBench's ground-truth probe gate; SAEBench computes "
+                      "no absorption for this model and hook")
 
 
 def _absorption(rows, details):
-    metrics = {"mean": dict.fromkeys(ABSORPTION_FIELDS)}
-    return metrics, [], {"null_fields": dict.fromkeys(ABSORPTION_FIELDS, ABSORPTION_DIFFERENT)}
+    """From absorption >= 2.0.0 the SAEBench-named metrics hold SAEBench's definition (parity-tested);
+    per-letter details are the evaluated letters' values, averaged over seeds when there are several."""
+    version = str(rows["task_version"].iloc[0]) if len(rows) else ""
+    if version.split(".")[0] in ("0", "1"):
+        metrics = {"mean": dict.fromkeys(ABSORPTION_FIELDS)}
+        return metrics, [], {"null_fields": dict.fromkeys(ABSORPTION_FIELDS, ABSORPTION_V1)}
+    metrics = {"mean": {f: _value(rows, f) for f in ABSORPTION_FIELDS}}
+    null_fields = {f: ABSORPTION_TOO_FEW for f, v in metrics["mean"].items() if v is None}
+    table = details[details["table"] == "per_letter"]
+    per_letter = []
+    if len(table):
+        wide = table.pivot_table(index=["label", "item"], columns="field", values="value").reset_index()
+        wide = wide[wide["included"] == 1]
+        for letter, group in wide.groupby("label", sort=True):
+            entry = {"first_letter": str(letter).lower()}
+            for field, column in ABSORPTION_DETAIL_FIELDS.items():
+                entry[field] = _clean(group[column].mean())
+            per_letter.append(entry)
+    return metrics, per_letter, {"null_fields": null_fields} if null_fields else None
 
 
 def _generic(rows, details):

@@ -19,6 +19,7 @@ from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import load_sae
 from saebench.services import Services
+from tests.parity import DEVICE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "core"
 REFERENCE = json.loads((FIXTURES / "saebench_core.json").read_text())
@@ -36,13 +37,13 @@ NOT_COMPUTED = {
 
 def run_core_on_fixture() -> dict[str, dict[str, float]]:
     """saebench's core values (and per-latent density) on the fixture's inputs, per SAE."""
-    lm = load_language_model(asset("stories260K"))
+    lm = load_language_model(asset("stories260K"), device=DEVICE)
     saes = [load_sae({"id": sae_id, "path": asset(f"demo_saes/{sae_id.split('/')[1]}")})
             for sae_id in REFERENCE["saes"]]
     rows = REFERENCE["batch_size_prompts"] * REFERENCE["n_batches"]
     ctx = EvalContext(lm=lm, hook="blocks.2.hook_resid_post", saes=saes, space=lm.activation_space(False),
                       services=Services.for_model(lm, CorpusSpec(path=str(FIXTURES / "tokens.safetensors"))),
-                      device=torch.device("cpu"), batch_size=REFERENCE["batch_size_prompts"])
+                      device=torch.device(DEVICE), batch_size=REFERENCE["batch_size_prompts"])
     params = CoreParams(n_tokens=rows * 128, n_tokens_loss=rows * 128,
                         reference_batch_rows=REFERENCE["batch_size_prompts"])
     out = {}

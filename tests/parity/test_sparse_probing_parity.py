@@ -24,6 +24,7 @@ from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import load_sae
 from saebench.services import Services
+from tests.parity import DEVICE
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "sparse_probing" / "saebench_sparse_probing.json")
                      .read_text())
@@ -38,7 +39,7 @@ def run_sparse_probing_on_fixture(overrides: dict | None = None) -> dict[tuple, 
     raw = pd.read_csv(asset("datasets/ag_news_test.csv"), header=None, names=["label", "title", "description"],
                       dtype=str, keep_default_na=False)
     text, label = (raw["title"] + " " + raw["description"]).tolist(), (raw["label"].astype(int) - 1).tolist()
-    lm = load_language_model(asset("stories260K"))
+    lm = load_language_model(asset("stories260K"), device=DEVICE)
     saes = [load_sae({"id": sae_id, "path": asset(f"demo_saes/{sae_id.split('/')[1]}")})
             for sae_id in ("demo/relu", "demo/topk")]
     info = discover().get("sparse_probing")
@@ -55,7 +56,7 @@ def run_sparse_probing_on_fixture(overrides: dict | None = None) -> dict[tuple, 
                 dataset = {"name": f"saebench_seed_{seed}", "path": f"{tmp}/{seed}_train.csv",
                            "test_path": f"{tmp}/{seed}_test.csv", "classes": {c: c for c in "0123"}}
                 ctx = EvalContext(lm=lm, hook="blocks.2.hook_resid_post", saes=saes,
-                                  space=lm.activation_space(False), device=torch.device("cpu"),
+                                  space=lm.activation_space(False), device=torch.device(DEVICE),
                                   services=Services.for_model(lm), batch_size=64)
                 params = info.make_params({"datasets": [dataset], "train_size": FIXTURE["probe_train_set_size"],
                                            "test_size": FIXTURE["probe_test_set_size"],

@@ -165,12 +165,36 @@ def test_tasks_without_a_plugin_are_shown_not_dropped(tmp_path):
     assert "my_score" in index and "old@2" in index
 
 
-def test_absorption_is_not_exported_under_saebench_names(tmp_path):
+def test_absorption_v1_rows_are_not_exported_under_saebench_names(tmp_path):
     w = ResultWriter(tmp_path / "r")
-    w.write_unit(stamp("s", "absorption", "relu", 64), [MetricValue(metric="absorption_fraction", value=0.02),
-                                                        MetricValue(metric="full_absorption_rate", value=0.0)], [], 1.0)
+    w.write_unit(stamp("s", "absorption", "relu", 64, task_version="1.0.0"),
+                 [MetricValue(metric="absorption_fraction", value=0.02),
+                  MetricValue(metric="full_absorption_rate", value=0.0)], [], 1.0)
     export_saebench_json([str(tmp_path / "r")], tmp_path / "json")
     out = json.loads(next((tmp_path / "json" / "absorption_first_letter").glob("*.json")).read_text())
     assert set(out["eval_result_metrics"]["mean"].values()) == {None} and out["eval_result_details"] == []
-    assert "k-sparse probe" in out["eval_result_unstructured"]["null_fields"]["mean_absorption_fraction_score"]
+    assert "class-mean" in out["eval_result_unstructured"]["null_fields"]["mean_absorption_fraction_score"]
     assert out["saebench"]["metrics"] == {"absorption_fraction": 0.02, "full_absorption_rate": 0.0}
+
+
+def test_absorption_v2_exports_saebenchs_fields_and_evaluated_letters(tmp_path):
+    from saebench.results import Details
+
+    fields = {"mean_absorption_fraction_score": 0.5, "mean_full_absorption_score": 0.2, "mean_num_split_features": 1.5,
+              "std_dev_absorption_fraction_score": 0.4, "std_dev_full_absorption_score": 0.3,
+              "std_dev_num_split_features": 0.7}
+    letters = Details.from_rows("per_letter", [
+        ("A", {"included": 1.0, "mean_absorption_fraction": 0.25, "full_absorption_rate": 0.5,
+               "num_full_absorption": 2.0, "n_true_positives": 4.0, "num_split_features": 1.0}),
+        ("B", {"included": 0.0, "mean_absorption_fraction": float("nan"), "full_absorption_rate": float("nan"),
+               "num_full_absorption": 0.0, "n_true_positives": 0.0, "num_split_features": 1.0})])
+    w = ResultWriter(tmp_path / "r")
+    w.write_unit(stamp("s", "absorption", "relu", 64), [MetricValue(metric=k, value=v) for k, v in fields.items()],
+                 [letters], 1.0)
+    export_saebench_json([str(tmp_path / "r")], tmp_path / "json")
+    out = json.loads(next((tmp_path / "json" / "absorption_first_letter").glob("*.json")).read_text())
+    assert out["eval_result_metrics"]["mean"] == fields
+    assert out["eval_result_details"] == [{"first_letter": "a", "mean_absorption_fraction": 0.25,
+                                           "full_absorption_rate": 0.5, "num_full_absorption": 2.0,
+                                           "num_probe_true_positives": 4.0, "num_split_features": 1.0}]
+    assert out["eval_result_unstructured"] is None

@@ -44,11 +44,16 @@ class LetterData:
     words: list[str]
 
 
-def _balanced_problems(letters: torch.Tensor, rows: torch.Tensor):
-    """26 one-vs-rest problems over `rows`: labels [26, n] and weights (positives n_neg / n_pos)."""
+def letter_problems(letters: torch.Tensor, rows: torch.Tensor, sklearn_balanced: bool = False):
+    """26 one-vs-rest problems over `rows`: labels [26, n] and weights. Positives weigh n_neg / n_pos and
+    negatives 1; with `sklearn_balanced`, scikit-learn's `class_weight="balanced"` (n / (2 n_class) each)."""
     y = (letters[rows][None, :] == torch.arange(26, device=letters.device)[:, None]).float()
     n_pos = y.sum(1, keepdim=True)
-    weight = torch.where(y > 0, (len(rows) - n_pos) / n_pos.clamp_min(1), torch.ones_like(y))
+    n_neg = len(rows) - n_pos
+    if sklearn_balanced:
+        weight = torch.where(y > 0, len(rows) / (2 * n_pos.clamp_min(1)), len(rows) / (2 * n_neg.clamp_min(1)))
+    else:
+        weight = torch.where(y > 0, n_neg / n_pos.clamp_min(1), torch.ones_like(y))
     return rows.expand(26, -1), y, weight
 
 
@@ -66,9 +71,9 @@ def train_gt_probe(data: LetterData, C: float) -> tuple[LinearProbes, torch.Tens
     """The 26-way ground-truth probe on training words and its F1 per letter on test words."""
     train = (~data.is_test).nonzero().flatten()
     test = data.is_test.nonzero().flatten()
-    rows, y, w = _balanced_problems(data.letters, train)
+    rows, y, w = letter_problems(data.letters, train)
     probes = fit_logistic(data.X.float(), rows, y, C=C, sample_weight=w)
-    _, ty, _ = _balanced_problems(data.letters, test)
+    _, ty, _ = letter_problems(data.letters, test)
     return probes, f1_scores(probes.logits(data.X.float(), test.expand(26, -1)), ty)
 
 
@@ -79,41 +84,66 @@ class KSparse:
     n_main: torch.Tensor       # [26] number of main latents
 
 
-def k_sparse_probing(F: torch.Tensor, data: LetterData, k_max: int, C: float, f1_jump: float) -> KSparse:
-    """Steps 2 of the module docstring on SAE latents F [n, d_sae]."""
+def rank_by_class_mean(F: torch.Tensor, data: LetterData, k_max: int) -> torch.Tensor:
+    """Per letter, the k_max latents with the largest mean on its training words minus the others' [26, k_max]."""
     train = (~data.is_test).nonzero().flatten()
-    test = data.is_test.nonzero().flatten()
-    rows, y, w = _balanced_problems(data.letters, train)
-    _, ty, _ = _balanced_problems(data.letters, test)
+    _, y, _ = letter_problems(data.letters, train)
     Ft = F[train]
     pos = y / y.sum(1, keepdim=True).clamp_min(1)
     neg = (1 - y) / (1 - y).sum(1, keepdim=True).clamp_min(1)
     diff = pos @ Ft - neg @ Ft                                               # [26, d_sae]
-    k_max = min(k_max, F.shape[1])
-    ranked = diff.topk(k_max, dim=1).indices
+    return diff.topk(min(k_max, F.shape[1]), dim=1).indices
+
+
+def k_sparse_f1(F: torch.Tensor, data: LetterData, ranked: torch.Tensor, C: float,
+                sklearn_balanced: bool = False) -> torch.Tensor:
+    """Test F1 [26, k_max] of an L2 logistic probe on each letter's top-k ranked latents, k = 1..k_max."""
+    train = (~data.is_test).nonzero().flatten()
+    test = data.is_test.nonzero().flatten()
+    rows, y, w = letter_problems(data.letters, train, sklearn_balanced)
+    _, ty, _ = letter_problems(data.letters, test)
+    k_max = ranked.shape[1]
     f1 = torch.full((26, k_max), float("nan"))
     for k in range(1, k_max + 1):
         Xk = F[:, ranked[:, :k]].permute(1, 0, 2).contiguous()               # [26, n, k]
         probes = fit_logistic(Xk, rows, y, C=C, sample_weight=w)
         f1[:, k - 1] = f1_scores(probes.logits(Xk, test.expand(26, -1)), ty).cpu()
-    n_main = torch.ones(26, dtype=torch.long)
-    for letter in range(26):
+    return f1
+
+
+def count_main_latents(f1: torch.Tensor, f1_jump: float) -> torch.Tensor:
+    """Main latents per letter: the k of the last top-k probe whose F1 beat the previously accepted one by
+    more than `f1_jump` (k = 1 always accepted) [26]."""
+    n_main = torch.ones(f1.shape[0], dtype=torch.long)
+    for letter in range(f1.shape[0]):
         best = f1[letter, 0]
-        for k in range(2, k_max + 1):
+        for k in range(2, f1.shape[1] + 1):
             if f1[letter, k - 1] > best + f1_jump:
                 best, n_main[letter] = f1[letter, k - 1], k
             else:
                 break
-    return KSparse(ranked.cpu(), f1, n_main)
+    return n_main
+
+
+def k_sparse_probing(F: torch.Tensor, data: LetterData, k_max: int, C: float, f1_jump: float) -> KSparse:
+    """Step 2 of the module docstring on SAE latents F [n, d_sae] (definition v1)."""
+    ranked = rank_by_class_mean(F, data, k_max)
+    f1 = k_sparse_f1(F, data, ranked, C)
+    return KSparse(ranked.cpu(), f1, count_main_latents(f1, f1_jump))
 
 
 def absorption_for_words(f: torch.Tensor, x_sae: torch.Tensor, scale: torch.Tensor | None, W_dec: torch.Tensor,
-                         probe_w: torch.Tensor, main: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 3 for the words of one letter: (absorption fraction [n], full absorption [n] bool)."""
+                         probe_w: torch.Tensor, main: torch.Tensor, cosine_projection: bool = False
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 3 for the words of one letter: (absorption fraction [n], full absorption [n] bool).
+    `cosine_projection` takes latent i's contribution as f_i * cos_i (SAEBench: exact only for unit-norm
+    decoder rows and no output scale) instead of f_i * scale * (W_dec[i] . p)."""
     p = probe_w.float() / probe_w.float().norm().clamp_min(1e-12)
     W = W_dec.float()
     along = W @ p                                                             # [d_sae] decoder . p
     cos = along / W.norm(dim=1).clamp_min(1e-12)
+    if cosine_projection:
+        along, scale = cos, None
     proj = f.float() * along[None, :]
     if scale is not None:
         proj = proj * scale.float().reshape(-1, 1)

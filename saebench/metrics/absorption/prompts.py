@@ -26,19 +26,32 @@ def split_words(words: list[Word], test_fraction: float, rng: np.random.Generato
     return {"train": [words[i] for i in order[n_test:]], "test": [words[i] for i in order[:n_test]]}
 
 
+def icl_prompt(word: Word, split: str, pool: list[Word], template: str, n_examples: int, rng: np.random.Generator,
+               separator: str = "\n") -> Prompt:
+    """`n_examples` solved examples drawn from `pool` (which must not hold the word), then the word's
+    unsolved line. Every line is the template with `{word}`; solved lines end with " X". The prompt starts
+    with the separator, as SAEBench does for SentencePiece tokenizers."""
+    chosen = [pool[k] for k in rng.choice(len(pool), size=min(n_examples, len(pool)), replace=False)]
+    lines = [template.format(word=w.text) + " " + w.letter for w in chosen]
+    last = template.format(word=word.text)
+    text = separator + separator.join([*lines, last])
+    start = len(text) - len(last) + template.index("{word}")
+    return Prompt(word, split, text, start + len(word.text) - 1)
+
+
 def build_prompts(splits: dict[str, list[Word]], template: str, n_examples: int, rng: np.random.Generator,
                   separator: str = "\n") -> list[Prompt]:
-    """For each word: `n_examples` solved examples drawn from its own split (never the word itself),
-    then the word's unsolved line. Every line is the template with `{word}`; solved lines end with " X".
-    The prompt starts with the separator, as SAEBench does for SentencePiece tokenizers."""
+    """For each word: a prompt whose examples come from its own split (never the word itself)."""
     prompts = []
     for split, words in splits.items():
         for i, word in enumerate(words):
             pool = [w for j, w in enumerate(words) if j != i]
-            chosen = [pool[k] for k in rng.choice(len(pool), size=min(n_examples, len(pool)), replace=False)]
-            lines = [template.format(word=w.text) + " " + w.letter for w in chosen]
-            last = template.format(word=word.text)
-            text = separator + separator.join([*lines, last])
-            start = len(text) - len(last) + template.index("{word}")
-            prompts.append(Prompt(word, split, text, start + len(word.text) - 1))
+            prompts.append(icl_prompt(word, split, pool, template, n_examples, rng, separator))
     return prompts
+
+
+def fresh_prompts(words: list[Word], vocabulary: list[Word], template: str, n_examples: int,
+                  rng: np.random.Generator, separator: str = "\n") -> list[Prompt]:
+    """SAEBench's absorption prompts: for each word, new examples from the whole vocabulary (never the word)."""
+    return [icl_prompt(word, "fresh", [w for w in vocabulary if w.text != word.text], template, n_examples, rng,
+                       separator) for word in words]
