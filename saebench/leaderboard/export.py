@@ -12,10 +12,12 @@ field is null and its reason is in `eval_result_unstructured.null_fields`. Core 
 tests/parity; `explained_variance_legacy` (not computed) and core v1 values (other definitions) are null.
 Sparse probing: the top-k accuracies share SAEBench's definition (trained on the training rows minus
 saebench's validation split; `notes` says so), the full-width accuracies do not (C chosen on validation,
-SAEBench early-stops on the test set) and are null. SCR and TPP share SAEBench's definitions (an
-undefined SCR score is null where SAEBench writes 0; TPP measures clean and ablated accuracy on the same
-rows). Absorption (plugin >= 2.0.0): the SAEBench-named metrics are computed with SAEBench's definition
-(parity-tested within its seed spread); rows of absorption 1.x (definition v1) export as null.
+SAEBench early-stops on the test set) and are null. SCR shares SAEBench's definitions (an undefined SCR
+score is null where SAEBench writes 0). TPP: the total metric is parity-tested within SAEBench's seed
+spread; the intended / unintended drops are null (SAEBench's are inflated by its test-set epoch
+selection; saebench's corrected ones are under `saebench.metrics`). Absorption (plugin >= 2.0.0): the
+SAEBench-named metrics are computed with SAEBench's definition (parity-tested within its seed spread);
+rows of absorption 1.x (definition v1) export as null.
 """
 
 from __future__ import annotations
@@ -129,16 +131,25 @@ def _scr(rows, details):
     return {"scr_metrics": block(None)}, [{"dataset_name": f"{p}_results", **block(p)} for p in pairs], None
 
 
+TPP_DROPS_DIFFERENT = ("SAEBench keeps each probe's best epoch on the test set and measures ablated accuracy on "
+                       "redrawn negatives, which inflates its clean accuracy and both drops (by 0.004-0.018 on the "
+                       "parity fixture); saebench's corrected drops are tpp_intended / tpp_unintended in "
+                       "saebench.metrics. The total metric, where the bias cancels, is parity-tested.")
+
+
 def _tpp(rows, details):
     ns = sorted({int(k) for k in rows["k"].dropna()})
     names = {"tpp": "tpp_threshold_{}_total_metric", "tpp_intended": "tpp_threshold_{}_intended_diff_only",
              "tpp_unintended": "tpp_threshold_{}_unintended_diff_only"}
 
     def block(subset):
-        return {fmt.format(n): _value(rows, m, n, subset) for n in ns for m, fmt in names.items()}
+        return {fmt.format(n): _value(rows, m, n, subset) if m == "tpp" else None
+                for n in ns for m, fmt in names.items()}
 
+    null_fields = {fmt.format(n): TPP_DROPS_DIFFERENT for n in ns for m, fmt in names.items() if m != "tpp"}
     datasets = sorted(rows["subset"].dropna().unique())
-    return {"tpp_metrics": block(None)}, [{"dataset_name": f"{d}_tpp_results", **block(d)} for d in datasets], None
+    return ({"tpp_metrics": block(None)}, [{"dataset_name": f"{d}_tpp_results", **block(d)} for d in datasets],
+            {"null_fields": null_fields})
 
 
 ABSORPTION_V1 = ("absorption v1.x rows hold saebench's definition v1 (main latents by class-mean difference, exact "

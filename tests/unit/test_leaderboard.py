@@ -198,3 +198,16 @@ def test_absorption_v2_exports_saebenchs_fields_and_evaluated_letters(tmp_path):
                                            "full_absorption_rate": 0.5, "num_full_absorption": 2.0,
                                            "num_probe_true_positives": 4.0, "num_split_features": 1.0}]
     assert out["eval_result_unstructured"] is None
+
+def test_tpp_export_keeps_the_total_and_nulls_saebenchs_inflated_drops(tmp_path):
+    w = ResultWriter(tmp_path / "r")
+    w.write_unit(stamp("s", "tpp", "relu", 64), [MetricValue(metric="tpp", value=0.07, k=20),
+                                                 MetricValue(metric="tpp_intended", value=0.1, k=20),
+                                                 MetricValue(metric="tpp_unintended", value=0.03, k=20)], [], 1.0)
+    export_saebench_json([str(tmp_path / "r")], tmp_path / "json")
+    out = json.loads(next((tmp_path / "json" / "tpp").glob("*.json")).read_text())
+    assert out["eval_result_metrics"]["tpp_metrics"] == {"tpp_threshold_20_total_metric": 0.07,
+                                                         "tpp_threshold_20_intended_diff_only": None,
+                                                         "tpp_threshold_20_unintended_diff_only": None}
+    assert "test set" in out["eval_result_unstructured"]["null_fields"]["tpp_threshold_20_intended_diff_only"]
+    assert out["saebench"]["metrics"]["tpp_intended@20"] == 0.1
