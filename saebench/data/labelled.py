@@ -162,11 +162,13 @@ def load_labelled(spec: LabelledDatasetSpec, seed: int = 0) -> LabelledData:
     return LabelledData(spec, parts["train"], parts["test"])
 
 
-def stratified_split(rows: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(kept, held-out) with `fraction` of every label's rows held out (at least one when it has two)."""
+def stratified_split(rows: pd.DataFrame, fraction: float, seed: int, by: tuple[str, ...] = ("label",)
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept, held-out) with `fraction` of every stratum's rows held out (at least one when it has two);
+    strata are the distinct values of the `by` columns (default: the label)."""
     rng = np.random.default_rng(seed)
     held: list[int] = []
-    for _label, index in sorted(rows.groupby("label").indices.items()):
+    for _stratum, index in sorted(rows.groupby(list(by)).indices.items()):
         order = rng.permutation(index)
         n = int(round(len(order) * fraction))
         if len(order) >= 2:

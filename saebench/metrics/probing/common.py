@@ -99,14 +99,15 @@ class RecipeProbingParams(ProbingParams):
                             l1_penalty=self.probe_l1_penalty)
 
 
-def dataset_splits(ctx: EvalContext, spec: LabelledDatasetSpec, params: ProbingParams, seed: int):
-    """The dataset's train / validation / test rows for `seed` (validation carved out of train; none when
-    val_fraction is 0, and then every training row trains the probes)."""
+def dataset_splits(ctx: EvalContext, spec: LabelledDatasetSpec, params: ProbingParams, seed: int,
+                   strata: tuple[str, ...] = ("label",)):
+    """The dataset's train / validation / test rows for `seed` (validation carved out of train, stratified
+    by the `strata` columns; none when val_fraction is 0, and then every training row trains the probes)."""
     data = ctx.datasets.load(spec, seed)
     rng = np.random.default_rng(seed)
     if params.val_fraction == 0:
         return {"train": data.train, "test": data.test}, rng
-    train, val = split_train_val(data.train, params.val_fraction, rng)
+    train, val = split_train_val(data.train, params.val_fraction, rng, strata)
     return {"train": train, "val": val, "test": data.test}, rng
 
 

@@ -45,11 +45,12 @@ class _Pool:
         return out
 
 
-def split_train_val(train: pd.DataFrame, val_fraction: float, rng: np.random.Generator
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded split of the dataset's training rows into probe-training and validation rows (per class)."""
+def split_train_val(train: pd.DataFrame, val_fraction: float, rng: np.random.Generator,
+                    by: tuple[str, ...] = ("label",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded split of the dataset's training rows into probe-training and validation rows (per class, or
+    per stratum of the `by` columns)."""
     seed = int(rng.integers(2**31))
-    return stratified_split(train, val_fraction, seed)
+    return stratified_split(train, val_fraction, seed, by)
 
 
 def _take(frame: pd.DataFrame, n: int, rng: np.random.Generator, what: str) -> list[str]:
@@ -106,12 +107,13 @@ def scr_quadrants(splits: dict[str, pd.DataFrame], pair: tuple[str, str], spurio
       spurious: (a,s+)[:n] + (b,s+)[:n]  vs (a,s-)[:n] + (b,s-)[:n]   (balanced over the class)
       class:    (a,s+)[:n] + (a,s-)[:n]  vs (b,s+)[:n] + (b,s-)[:n]   (balanced over the attribute)
       biased:   (a,s+)[:2n]              vs (b,s-)[:2n]               (class and attribute aligned)
+    so 2n rows are drawn from the aligned quadrants (a,s+), (b,s-) and n from the others, as SAEBench needs.
     """
     a, b = pair
     sp, sn = spurious
     pool = _Pool()
     problems = ProbeProblems(names=list(SCR_PROBES), texts=pool.texts)
-    for split in SPLITS:
+    for split in (s for s in SPLITS if s in sizes):
         frame = splits[split]
         n = sizes[split] // 4
         if n < 1:
@@ -120,7 +122,8 @@ def scr_quadrants(splits: dict[str, pd.DataFrame], pair: tuple[str, str], spurio
         for c in (a, b):
             for s in (sp, sn):
                 rows = frame[(frame["label"] == c) & (frame["spurious"] == s)]
-                q[c, s] = _take(rows, 2 * n, rng, f"SCR {dataset} {split} quadrant ({c}, {s})")
+                need = 2 * n if (c, s) in ((a, sp), (b, sn)) else n
+                q[c, s] = _take(rows, need, rng, f"SCR {dataset} {split} quadrant ({c}, {s})")
         spurious_rows = (q[a, sp][:n] + q[b, sp][:n], q[a, sn][:n] + q[b, sn][:n])
         class_rows = (q[a, sp][:n] + q[a, sn][:n], q[b, sp][:n] + q[b, sn][:n])
         biased_rows = (q[a, sp][:2 * n], q[b, sn][:2 * n])

@@ -89,7 +89,7 @@ class SCRSetup(RecipeSetup):
 
 
 def prepare_scr(ctx: EvalContext, params: SCRParams, spec, pair, seed: int) -> SCRSetup:
-    splits, rng = dataset_splits(ctx, spec, params, seed)
+    splits, rng = dataset_splits(ctx, spec, params, seed, strata=("label", "spurious"))  # every quadrant
     problems = scr_quadrants(splits, pair, tuple(spec.spurious_names), params.sizes(), rng, spec.name)
     base = train_recipe_setup(ctx, problems, params, seed, f"{spec.name}:{pair[0]}/{pair[1]}")
     X = base.acts.pooled.to(ctx.device)
@@ -138,7 +138,7 @@ def scr_scores(setup: SCRSetup, F_mean: torch.Tensor, F_abl: torch.Tensor, v: to
     return rows, info
 
 
-@register_plugin("scr", version="1.0.0", metrics=SCR_METRICS, params=SCRParams, needs=PROBING_NEEDS,
+@register_plugin("scr", version="1.1.0", metrics=SCR_METRICS, params=SCRParams, needs=PROBING_NEEDS,
                  applies_to=ABLATABLE,
                  description="Spurious correlation removal by ablating probe-attributed SAE latents (contested).")
 @torch.no_grad()
