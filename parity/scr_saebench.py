@@ -43,6 +43,34 @@ def wire_task() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame.iloc[0::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
 
 
+def remask(scr_tpp) -> None:
+    """Wrap SAEBench's ablation so padding positions (zero inputs) stay zero after ablation."""
+    original = scr_tpp.ablated_precomputed_activations
+
+    def ablated(acts_BLD, sae, to_ablate, batch_size):
+        kept = (acts_BLD.sum(-1) != 0).to(acts_BLD.dtype)                       # SAEBench's own mask rule
+        masked_sae = _Masked(sae, kept)
+        return original(acts_BLD, masked_sae, to_ablate, batch_size)
+
+    scr_tpp.ablated_precomputed_activations = ablated
+
+
+class _Masked:
+    """An SAE whose decode is zero where the input row was zero (padding); SAEBench encodes each batch once
+    and decodes it twice (x_hat, then the ablated latents)."""
+
+    def __init__(self, sae, kept) -> None:
+        self.sae, self.kept, self.start, self.batch = sae, kept, 0, None
+
+    def encode(self, x):
+        self.batch = self.kept[self.start:self.start + len(x)]
+        self.start += len(x)
+        return self.sae.encode(x)
+
+    def decode(self, f):
+        return self.sae.decode(f) * self.batch[..., None]
+
+
 def main() -> None:
     import sae_bench.evals.scr_and_tpp.dataset_creation as dataset_creation
     import sae_bench.evals.scr_and_tpp.main as scr_tpp
@@ -53,7 +81,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1, 2, 3, 4])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=OUT / "saebench_scr.json")
+    parser.add_argument("--remask-padding", action="store_true",
+                        help="diagnostic, not the fixture: SAEBench with its ablation re-masked at padding positions "
+                             "(saebench's convention), to measure what that difference does")
+    parser.add_argument("--only", nargs="+", help="SAE ids to run (default: both)")
     args = parser.parse_args()
+    if args.remask_padding:
+        remask(scr_tpp)
     train, test = wire_task()
     dataset_creation.load_dataset = lambda name: {"train": train.to_dict("records"), "test": test.to_dict("records")}
     dataset_info.dataset_metadata["LabHC/bias_in_bios"] = {
@@ -64,7 +98,8 @@ def main() -> None:
     row_of = {**dict(zip(train["text"], train["row"], strict=True)),
               **dict(zip(test["text"], test["row"], strict=True))}
     model = load_model(args.device)
-    saes = {sae_id: load_sae(path, device=args.device) for sae_id, path in SAES.items()}
+    saes = {sae_id: load_sae(path, device=args.device) for sae_id, path in SAES.items()
+            if not args.only or sae_id in args.only}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},
            "device": args.device, "model": str(MODEL.relative_to(REPO)), "slice": str(SLICE.relative_to(REPO)),
            "pair": PAIR, "spurious": SPURIOUS, "train_set_size": TRAIN_SIZE, "test_set_size": TEST_SIZE,

@@ -99,9 +99,8 @@ def ours() -> dict[tuple, list[float]]:
 
 
 # Measured outside the spread (12 seeds): TopK at N=2, SAEBench +0.155, saebench -0.045 (bound 0.178), in the
-# chosen direction (dir1 here). Candidates, not separated yet: SAEBench ablates at the zeroed padding positions
-# too (a TopK SAE fires on a zero input; probing README, difference 3) and its oracle accuracy is optimistic
-# (below). The test bounds the gap instead of hiding it.
+# chosen direction (dir1 here). Not SAEBench's padding convention (re-masked, its N=2 scores are identical);
+# candidates: the ranked latents (each harness's own probe) and chance. The test bounds the gap, not hides it.
 KNOWN_GAP = {("demo/topk", "scr", 2): 0.3, ("demo/topk", "scr_dir1", 2): 0.3}
 
 
