@@ -26,6 +26,10 @@ class MemoryCache:
         self._store[key] = value
         return value
 
+    def values(self) -> list[Any]:
+        """Everything computed so far (for benchmarks and diagnostics)."""
+        return list(self._store.values())
+
     def clear(self) -> None:
         self._store.clear()
 
