@@ -3,8 +3,10 @@ each of its seeds, on the absorption organism (a tiny GPT-NeoX whose first lette
 parity/make_absorption_model.py and parity/absorption_saebench.py), compared within the seed spread.
 
 SAEBench's absorption is unseeded and stochastic (Adam-trained ground-truth and L1 probes with shuffled
-batches, freshly drawn in-context examples), so values cannot match exactly; the criterion is a two-sample
-bound over seeds: |mean_saebench - mean_SAEBench| <= Z * sqrt(sd_SAEBench^2 / n + sd_saebench^2 / n)."""
+batches, freshly drawn in-context examples), so values cannot match exactly. saebench runs each SAEBench split
+with two of its own seeds and averages them; the criterion is a two-sample bound over SAEBench's seeds,
+|mean_saebench - mean_SAEBench| <= Z * sqrt(sd_SAEBench^2 / n + sd_saebench^2 / n), Z = 3 for 6 fields.
+Measured robustness: with three other pairs of saebench probe seeds the largest |delta| / bound was 0.86."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ FIELDS = ("mean_absorption_fraction_score", "mean_full_absorption_score", "mean_
 V1_FIELDS = {"mean_absorption_fraction_score": "absorption_fraction_v1",
              "mean_full_absorption_score": "full_absorption_rate_v1",
              "mean_num_split_features": "num_split_features_v1"}
-Z = 2.0
+Z = 3.0             # 6 compared fields: ~1.6 % family-wise false alarms (Z = 2 would give ~25 %)
+DRAWS = (0, 1000)   # saebench's seeds per SAEBench split (seed + draw), averaged: less of its own noise
 
 
 COMPAT = {"prepend_bos": False}   # TransformerLens 3.9 (SAEBench 0.6.0's) prepends no BOS for GPT-NeoX models
@@ -56,13 +59,15 @@ def run_absorption_on_fixture(definitions: tuple[str, ...] = ("saebench",), over
                 ctx = EvalContext(lm=lm, hook="blocks.1.hook_resid_post", saes=saes,
                                   space=lm.activation_space(False), device=torch.device(DEVICE),
                                   services=Services.for_model(lm), batch_size=64)
-                params = info.make_params({"seeds": [int(seed)], "definitions": list(definitions),
+                params = info.make_params({"seeds": [int(seed) + d for d in DRAWS],
+                                           "definitions": list(definitions),
                                            **(COMPAT if overrides is None else overrides),
                                            "train_words_path": f"{tmp}/{seed}_train.csv",
                                            "test_words_path": f"{tmp}/{seed}_test.csv"})
                 for result in info.run(ctx, params):
                     for m in result.metrics:
-                        out.setdefault((result.sae_id, m.metric), []).append(m.value)
+                        if m.seed is None:   # the mean over this split's draws
+                            out.setdefault((result.sae_id, m.metric), []).append(m.value)
     finally:
         logging.getLogger("saebench").setLevel(level)
     return out
