@@ -35,6 +35,14 @@ def slice_splits() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame.iloc[0::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
 
 
+def serve_slice(dataset_utils) -> dict[str, int]:
+    """Make SAEBench's `load_dataset` return the slice's splits; returns text -> slice row."""
+    train, test = slice_splits()
+    dataset_utils.load_dataset = lambda name, streaming=False: {"train": train.to_dict("records"),
+                                                                "test": test.to_dict("records")}
+    return {**dict(zip(train["text"], train["row"], strict=True)), **dict(zip(test["text"], test["row"], strict=True))}
+
+
 def main() -> None:
     import sae_bench.sae_bench_utils.dataset_utils as dataset_utils
     from sae_bench.evals.sparse_probing.eval_config import SparseProbingEvalConfig
@@ -45,11 +53,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=OUT / "saebench_sparse_probing.json")
     args = parser.parse_args()
-    train, test = slice_splits()
-    dataset_utils.load_dataset = lambda name, streaming=False: {"train": train.to_dict("records"),
-                                                                "test": test.to_dict("records")}
-    row_of = {**dict(zip(train["text"], train["row"], strict=True)),
-              **dict(zip(test["text"], test["row"], strict=True))}
+    row_of = serve_slice(dataset_utils)
     model = load_model(args.device)
     saes = {sae_id: load_sae(path, device=args.device) for sae_id, path in SAES.items()}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},

@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from core_saebench import MODEL, REPO, SAES, load_model, load_sae  # the sibling script in parity/
-from sparse_probing_saebench import SLICE, slice_splits
+from sparse_probing_saebench import SLICE, serve_slice
 
 OUT = REPO / "tests" / "parity" / "fixtures" / "tpp"
 DATASET = "fancyzhx/ag_news"
@@ -36,12 +36,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=OUT / "saebench_tpp.json")
     args = parser.parse_args()
-    train, test = slice_splits()
-    dataset_utils.load_dataset = lambda name, streaming=False: {"train": train.to_dict("records"),
-                                                                "test": test.to_dict("records")}
+    row_of = serve_slice(dataset_utils)
     scr_tpp.COLUMN2_VALS_LOOKUP[DATASET] = ("unused", "unused")     # read for SCR only
-    row_of = {**dict(zip(train["text"], train["row"], strict=True)),
-              **dict(zip(test["text"], test["row"], strict=True))}
     model = load_model(args.device)
     saes = {sae_id: load_sae(path, device=args.device) for sae_id, path in SAES.items()}
     out = {"versions": {p: version(p) for p in ("sae-bench", "sae-lens", "transformer-lens", "torch")},

@@ -11,21 +11,14 @@ Measured robustness: with two other draws of saebench's own seeds the largest |d
 from __future__ import annotations
 
 import json
-import logging
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from saebench.metrics import EvalContext, discover
-from saebench.models import load_language_model
-from saebench.saes import load_sae
-from saebench.services import Services
-from tests.parity import DEVICE
+from tests.parity import common
 
 FOLDER = Path(__file__).parent / "fixtures" / "absorption"
 FIXTURE = json.loads((FOLDER / "saebench_absorption.json").read_text())
@@ -35,50 +28,32 @@ V1_FIELDS = {"mean_absorption_fraction_score": "absorption_fraction_v1",
              "mean_full_absorption_score": "full_absorption_rate_v1",
              "mean_num_split_features": "num_split_features_v1"}
 Z = 3.0             # 6 compared fields: ~1.6 % family-wise false alarms (Z = 2 would give ~25 %)
-DRAWS = (0,)        # saebench's seeds per SAEBench split (seed + draw), averaged when several
-
-
 COMPAT = {"prepend_bos": False}   # TransformerLens 3.9 (SAEBench 0.6.0's) prepends no BOS for GPT-NeoX models
 
 
 def run_absorption_on_fixture(definitions: tuple[str, ...] = ("saebench",), overrides: dict | None = None
                               ) -> dict[tuple[str, str], list[float]]:
     """(sae_id, metric) -> saebench's value per SAEBench seed, on that seed's exact word split."""
-    lm = load_language_model(str(FOLDER / "model"), device=DEVICE)
-    saes = [load_sae({"id": sae_id, "path": str(FOLDER / "saes" / sae_id.split("/")[1])}, device=DEVICE)
-            for sae_id in SAE_IDS]
-    info = discover().get("absorption")
-    out: dict[tuple[str, str], list[float]] = {}
-    level = logging.getLogger("saebench").level
-    logging.getLogger("saebench").setLevel(logging.ERROR)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for seed, entry in FIXTURE["seeds"].items():
-                for split in ("train", "test"):
-                    pd.DataFrame({"token": entry["split"][split]}).to_csv(f"{tmp}/{seed}_{split}.csv", index=False)
-                ctx = EvalContext(lm=lm, hook="blocks.1.hook_resid_post", saes=saes,
-                                  space=lm.activation_space(False), device=torch.device(DEVICE),
-                                  services=Services.for_model(lm), batch_size=64)
-                params = info.make_params({"seeds": [int(seed) + d for d in DRAWS],
-                                           "definitions": list(definitions),
-                                           **(COMPAT if overrides is None else overrides),
-                                           "train_words_path": f"{tmp}/{seed}_train.csv",
-                                           "test_words_path": f"{tmp}/{seed}_test.csv"})
-                for result in info.run(ctx, params):
-                    for m in result.metrics:
-                        if m.seed is None or len(DRAWS) == 1:   # the mean over this split's draws
-                            out.setdefault((result.sae_id, m.metric), []).append(m.value)
-    finally:
-        logging.getLogger("saebench").setLevel(level)
-    return out
+    lm, saes = common.load_bundled(str(FOLDER / "model"),
+                                   {s: str(FOLDER / "saes" / s.split("/")[1]) for s in SAE_IDS})
+
+    def params(seed: str, entry: dict) -> dict:
+        for split in ("train", "test"):
+            pd.DataFrame({"token": entry["split"][split]}).to_csv(f"{tmp}/{seed}_{split}.csv", index=False)
+        return {"seeds": [int(seed)], "definitions": list(definitions), **(COMPAT if overrides is None else overrides),
+                "train_words_path": f"{tmp}/{seed}_train.csv", "test_words_path": f"{tmp}/{seed}_test.csv"}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = common.run_per_seed("absorption", FIXTURE, lm, saes, "blocks.1.hook_resid_post", params)
+        return {(sae, metric): values for (sae, metric, _k), values in common.overall_by_seed(runs).items()}
 
 
 def saebench_values(sae_id: str, field: str) -> list[float]:
-    return [FIXTURE["seeds"][s]["results"][sae_id]["mean"][field] for s in FIXTURE["seeds"]]
+    return common.saebench_means(FIXTURE, sae_id, field)
 
 
 def bound(ours: list[float], theirs: list[float]) -> float:
-    return Z * math.sqrt(np.var(theirs, ddof=1) / len(theirs) + np.var(ours, ddof=1) / len(ours))
+    return common.bound(ours, theirs, Z)
 
 
 @pytest.fixture(scope="module")

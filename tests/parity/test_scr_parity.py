@@ -10,7 +10,6 @@ comparison, SAEBench's convention (0) is applied to saebench's NaN scores."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 import tempfile
 from pathlib import Path
@@ -18,17 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from saebench.metrics import EvalContext, discover
-from saebench.models import load_language_model
 from saebench.paths import asset
-from saebench.saes import load_sae
-from saebench.services import Services
-from tests.parity import DEVICE
+from tests.parity import common
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "scr" / "saebench_scr.json").read_text())
-SAE_IDS = ("demo/relu", "demo/topk")
+SAE_IDS = common.DEMO_SAES
 SCORES = {"scr": "scr_metric_threshold_{}", "scr_dir1": "scr_dir1_threshold_{}", "scr_dir2": "scr_dir2_threshold_{}"}
 B = "male_professor / female_nurse"
 CLEAN = {"class_on_class": "professor / nurse", "spurious_on_spurious": "male / female", "biased_on_biased": B,
@@ -49,48 +43,35 @@ def wire_rows() -> pd.DataFrame:
 def run_scr_on_fixture(overrides: dict | None = None) -> dict[tuple, list[float]]:
     """(sae_id, metric, N) and (sae_id, clean accuracy, None) -> saebench's value per SAEBench seed."""
     rows = wire_rows()
-    lm = load_language_model(asset("stories260K"), device=DEVICE)
-    saes = [load_sae({"id": sae_id, "path": asset(f"demo_saes/{sae_id.split('/')[1]}")}, device=DEVICE)
-            for sae_id in SAE_IDS]
-    info = discover().get("scr")
-    out: dict[tuple, list[float]] = {}
-    level = logging.getLogger("saebench").level
-    logging.getLogger("saebench").setLevel(logging.ERROR)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for seed, entry in FIXTURE["seeds"].items():
-                for split in ("train", "test"):
-                    used = sorted({r for per_key in entry["rows"][split].values() for r in per_key})
-                    rows.iloc[used].to_csv(f"{tmp}/{seed}_{split}.csv", index=False)
-                dataset = {"name": f"saebench_seed_{seed}", "path": f"{tmp}/{seed}_train.csv",
-                           "test_path": f"{tmp}/{seed}_test.csv", "classes": {"1": "World", "2": "Sports"},
-                           "spurious": "wire", "spurious_values": {"1": "wire", "0": "other"},
-                           "scr_pairs": [["World", "Sports"]]}
-                ctx = EvalContext(lm=lm, hook="blocks.2.hook_resid_post", saes=saes,
-                                  space=lm.activation_space(False), device=torch.device(DEVICE),
-                                  services=Services.for_model(lm), batch_size=64)
-                params = info.make_params({"datasets": [dataset], "train_size": TRAIN_ROWS,
-                                           "test_size": FIXTURE["test_set_size"], "n_values": FIXTURE["n_values"],
-                                           "seeds": [int(seed)], **(overrides or {})})
-                for result in info.run(ctx, params):
-                    for m in result.metrics:
-                        if m.subset is None and m.seed is not None:
-                            out.setdefault((result.sae_id, m.metric, m.k), []).append(m.value)
-                    pair = next(d for d in result.details if d.table == "per_pair")
-                    for name in CLEAN:
-                        out.setdefault((result.sae_id, name, None), []).append(float(pair.columns[name][0]))
-    finally:
-        logging.getLogger("saebench").setLevel(level)
+    lm, saes = common.demo()
+
+    def params(seed: str, entry: dict) -> dict:
+        for split in ("train", "test"):
+            rows.iloc[sorted({r for per_key in entry["rows"][split].values() for r in per_key})].to_csv(
+                f"{tmp}/{seed}_{split}.csv", index=False)
+        dataset = {"name": f"saebench_seed_{seed}", "path": f"{tmp}/{seed}_train.csv",
+                   "test_path": f"{tmp}/{seed}_test.csv", "classes": {"1": "World", "2": "Sports"},
+                   "spurious": "wire", "spurious_values": {"1": "wire", "0": "other"},
+                   "scr_pairs": [["World", "Sports"]]}
+        return {"datasets": [dataset], "train_size": TRAIN_ROWS, "test_size": FIXTURE["test_set_size"],
+                "n_values": FIXTURE["n_values"], "seeds": [int(seed)], **(overrides or {})}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = list(common.run_per_seed("scr", FIXTURE, lm, saes, "blocks.2.hook_resid_post", params))
+    out = common.overall_by_seed(results)
+    for _seed, result in results:
+        pair = next(d for d in result.details if d.table == "per_pair")
+        for name in CLEAN:
+            out.setdefault((result.sae_id, name, None), []).append(float(pair.columns[name][0]))
     return out
 
 
 def saebench_values(sae_id: str, field: str, clean: bool = False) -> list[float]:
-    key = "clean_accuracies" if clean else "mean"
-    return [FIXTURE["seeds"][s]["results"][sae_id][key][field] for s in FIXTURE["seeds"]]
+    return common.saebench_means(FIXTURE, sae_id, field, "clean_accuracies" if clean else "mean")
 
 
 def bound(ours: list[float], theirs: list[float]) -> float:
-    return Z * math.sqrt(np.var(theirs, ddof=1) / len(theirs) + np.var(ours, ddof=1) / len(ours))
+    return common.bound(ours, theirs, Z)
 
 
 @pytest.fixture(scope="module")

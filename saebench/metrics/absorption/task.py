@@ -125,15 +125,15 @@ def build_seed_task(ctx: EvalContext, params, seed: int) -> SeedTask:
                       is_test=torch.tensor([p.split == "test" for p in prompts], device=ctx.device))
     v1 = sb = fresh = None
     if "v1" in params.definitions:
-        v1 = GroundTruth(*calculator.train_gt_probe(data, params.probe_C))
+        probes, f1 = calculator.train_gt_probe(data, params.probe_C)
+        v1 = GroundTruth(probes, f1.cpu())
         _report_excluded("v1", ctx.hook, v1.f1, lambda f1: f1 >= params.min_gt_f1, params.min_gt_f1)
     if "saebench" in params.definitions:
-        sb = GroundTruth(*saebench_definition.train_gt_probe(data, torch.Generator().manual_seed(seed)))
+        probes, f1 = saebench_definition.train_gt_probe(data, torch.Generator().manual_seed(seed))
+        sb = GroundTruth(probes, f1.cpu())
         _report_excluded("saebench", ctx.hook, sb.f1, lambda f1: f1 > params.min_gt_f1, params.min_gt_f1)
         fresh = _fresh(ctx, params, data, prompts, sb.probes, rng)
-    return SeedTask(seed, data, n_tokens, own_token,
-                    None if v1 is None else GroundTruth(v1.probes, v1.f1.cpu()),
-                    None if sb is None else GroundTruth(sb.probes, sb.f1.cpu()), fresh)
+    return SeedTask(seed, data, n_tokens, own_token, v1, sb, fresh)
 
 
 def _fresh(ctx: EvalContext, params, data: LetterData, prompts: list[Prompt], probes: LinearProbes,
