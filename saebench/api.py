@@ -104,7 +104,7 @@ def evaluate(saes: Any, model: str | Mapping[str, Any] | ModelConfig, tasks: Any
     report = run_config(rc)
     from saebench.results import latest, read_metrics
 
-    units = {(o.sae_id, o.task) for o in report.outcomes if o.status in ("ok", "cached")}
+    units = {(o.sae_id, o.task) for o in report.outcomes if o.status in ("ok", "partial", "cached")}
     rows = read_metrics(rc.output_dir)
     if not rows.empty:
         rows = latest(rows)

@@ -114,16 +114,19 @@ def _print_report(report) -> None:
     from saebench.summary import headline_table
 
     rows = read_metrics(report.output_dir)
-    ids = {o.sae_id for o in report.outcomes if o.status in ("ok", "cached")}
+    ids = {o.sae_id for o in report.outcomes if o.status in ("ok", "partial", "cached")}
     rows = rows[rows["sae_id"].isin(ids)]
     table = headline_table(rows)
     if not table.empty:
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             print(table.to_string())
-    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "cached", "skipped", "error")}
-    print(f"\nrun {report.run_id}: {counts['ok']} unit(s) computed, {counts['cached']} already present, "
+    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "partial", "cached", "skipped", "error")}
+    partial = f"{counts['partial']} partial, " if counts["partial"] else ""
+    print(f"\nrun {report.run_id}: {counts['ok']} unit(s) computed, {partial}{counts['cached']} already present, "
           f"{counts['skipped']} skipped, {counts['error']} failed. Results: {report.output_dir}/metrics "
-          "(pandas.read_parquet)")
+          "(saebench.results.read_metrics)")
+    for o in report.partial:
+        print(f"  PARTIAL {o.sae_id} / {o.task}: {o.reason}")
     for o in report.skipped:
         print(f"  skipped {o.sae_id} / {o.task}: {o.reason}")
     for o in report.failed:

@@ -36,6 +36,7 @@ from saebench.metrics import EvalContext, PluginInfo, SAEResult, discover
 from saebench.models import load_language_model
 from saebench.registry import Registry
 from saebench.results import ResultWriter, UnitStamp
+from saebench.results.locks import UnitLocks
 from saebench.results.provenance import git_sha, new_run_id, params_hash, params_to_json
 from saebench.saes import LoadEnv, check_compatible, expand_prefixes, load_sae
 from saebench.saes.fingerprint import sae_fingerprint
@@ -98,7 +99,7 @@ class PlannedSAE:
 class UnitOutcome:
     sae_id: str
     task: str
-    status: str            # ok | error | cached | skipped
+    status: str            # ok | partial | error | cached | skipped
     reason: str = ""
     result: SAEResult | None = None
 
@@ -118,6 +119,10 @@ class RunReport:
     @property
     def skipped(self) -> list[UnitOutcome]:
         return [o for o in self.outcomes if o.status == "skipped"]
+
+    @property
+    def partial(self) -> list[UnitOutcome]:
+        return [o for o in self.outcomes if o.status == "partial"]
 
 
 # ----- stage 1: tasks ------------------------------------------------------------------------------
@@ -146,6 +151,32 @@ def plan_tasks(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> l
     return planned
 
 
+def check_inputs(rc: RunConfig, tasks: list[PlannedTask]) -> None:
+    """Before the model loads: every local SAE folder and dataset file exists, and the judge (when a task
+    needs it) has its key, answers and serves its model. One ConfigError lists every problem, so a typo
+    costs seconds, not a model load and a corpus pass."""
+    from pathlib import Path
+
+    problems = [f"SAE {s.id!r}: path {s.path!r} does not exist" for s in rc.saes
+                if s.path is not None and s.repo_id is None and not Path(s.path).expanduser().exists()]
+    for t in tasks:
+        missing = getattr(t.params, "missing_files", None)
+        problems += [f"task {t.name}: {m}" for m in (missing() if missing else [])]
+    judged = [t.name for t in tasks if t.info.needs.judge]
+    if judged:
+        from saebench.judge import Judge, JudgeConfig, JudgeError
+
+        config = JudgeConfig.from_dict(rc.judge)
+        if config.check:
+            try:
+                Judge(config, None).check()
+            except (JudgeError, ConfigError) as e:
+                problems.append(f"the judge (needed by {', '.join(judged)}): {e} (judge.check=false skips this "
+                                "check)")
+    if problems:
+        raise ConfigError("Nothing was run; fix these inputs first:\n  - " + "\n  - ".join(problems))
+
+
 # ----- the run -------------------------------------------------------------------------------------
 class _Run:
     """State shared by the stages of one run (config, writer, services, report)."""
@@ -158,6 +189,7 @@ class _Run:
         self.writer = ResultWriter(rc.output_dir)
         self.report = RunReport(run_id=new_run_id(), output_dir=rc.output_dir)
         self.done = set() if rc.force else self.writer.completed_units()
+        self.locks = UnitLocks(rc.output_dir, self.report.run_id)
         self._lm = None
         self.env = LoadEnv(seed=rc.seed, lm_factory=lambda: self.lm)
         self.services: Services | None = None
@@ -188,14 +220,14 @@ class _Run:
 
     # ----- failures --------------------------------------------------------------------------------
     def record(self, sae_id: str, units_or_tasks, status: str, reason: str, tb: str = "", duration: float = 0.0,
-               fingerprint: str | None = None) -> None:
+               fingerprint: str | None = None, info: dict | None = None) -> None:
         """Manifest rows (error | skipped) for an SAE's units; `fail_fast` turns an error into an exception."""
         (log.error if status == "error" else log.warning)("%s: %s", sae_id, reason)
         for u in units_or_tasks:
             task = u.task if isinstance(u, Unit) else u
             fp = u.sae_fingerprint if isinstance(u, Unit) else fingerprint
             self.writer.write_manifest(self.report.run_id, task.name, task.info.version, sae_id, task.params_hash,
-                                       self.dtype_str, status, reason, tb, duration, 0,
+                                       self.dtype_str, status, reason, tb, duration, 0, info,
                                        model=self.model_name, model_revision=self.model_revision, sae_fingerprint=fp)
             self.report.outcomes.append(UnitOutcome(sae_id, task.name, status, reason))
         if status == "error" and self.rc.fail_fast:
@@ -214,12 +246,16 @@ def run(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> RunRepor
     """Execute a validated run configuration; failures become manifest rows, not exceptions (unless
     `fail_fast`)."""
     tasks = plan_tasks(rc, registry)
+    check_inputs(rc, tasks)
     torch.manual_seed(rc.seed)
     state = _Run(rc, tasks)
-    plans = plan_saes(state)
-    pending = [p for p in plans if p.pending]
-    if pending:
-        execute(state, pending)
+    try:
+        plans = plan_saes(state)
+        pending = [p for p in plans if p.pending]
+        if pending:
+            execute(state, pending)
+    finally:
+        state.locks.release_all()
     return state.report
 
 
@@ -267,12 +303,7 @@ def plan_saes(state: _Run) -> list[PlannedSAE]:
             sae_id = sae.metadata.sae_id
             seen[sae_id] = spec.id
             units = [Unit(sae_id, t, state.dtype_str, state.model_name, state.model_revision, fp) for t in state.tasks]
-            todo = [u for u in units if u.key not in state.done]
-            for u in units:
-                if u not in todo:
-                    log.info("skipping %s / %s: already in %s (force=true recomputes)", sae_id, u.task.name,
-                             rc.output_dir)
-                    report.outcomes.append(UnitOutcome(sae_id, u.task.name, "cached"))
+            todo = _claim(state, sae_id, units)
             md = sae.metadata
             plans.append(PlannedSAE(spec, sae_id, md.hook, md.output_hook, bool(md.centred), fp, todo,
                                     sae if todo else None))
@@ -286,6 +317,30 @@ def plan_saes(state: _Run) -> list[PlannedSAE]:
             kept = []
         state.loaded_now = len(kept)
     return plans
+
+
+def _claim(state: _Run, sae_id: str, units: list[Unit]) -> list[Unit]:
+    """The units this run will compute: not already complete, and locked by this run (a unit another run
+    is computing is a `skipped` row naming that run). Completion is checked again once the lock is held,
+    as the other run may have finished it in between."""
+    todo = []
+    for u in units:
+        complete = u.key in state.done
+        if not complete:
+            busy = state.locks.acquire(u.key)
+            if busy:
+                state.record(sae_id, [u], "skipped", f"{u.task.name}: {busy}")
+                continue
+            complete = not state.rc.force and state.writer.is_complete(u.key)
+            if complete:
+                state.locks.release(u.key)
+        if complete:
+            log.info("skipping %s / %s: already in %s (force=true recomputes)", sae_id, u.task.name,
+                     state.rc.output_dir)
+            state.report.outcomes.append(UnitOutcome(sae_id, u.task.name, "cached"))
+        else:
+            todo.append(u)
+    return todo
 
 
 # ----- stage 3: preflight --------------------------------------------------------------------------
@@ -422,6 +477,10 @@ def run_chunk(state: _Run, ctx: EvalContext, t: PlannedTask, by_id: dict[str, Pl
             except ValueError as e:
                 state.record(result.sae_id, [unit_of[result.sae_id]], "error", str(e), "", duration)
                 continue
+            if result.status == "error":
+                state.record(result.sae_id, [unit_of[result.sae_id]], "error", result.reason, "", duration,
+                             info=result.info)
+                continue
             sae = by_id[result.sae_id].sae
             md = sae.metadata
             stamp = UnitStamp(created_at=datetime.now(timezone.utc), task=t.name, task_version=t.info.version,
@@ -429,8 +488,9 @@ def run_chunk(state: _Run, ctx: EvalContext, t: PlannedTask, by_id: dict[str, Pl
                               d_sae=sae.d_sae, hook=md.hook, params_json=t.params_json, params_hash=t.params_hash,
                               sae_json=json.dumps(sae.describe(), sort_keys=True, default=str),
                               sae_fingerprint=by_id[result.sae_id].fingerprint, **common)
-            writer.write_unit(stamp, result.metrics, result.details, duration, result.info, t.info.catalogue)
-            report.outcomes.append(UnitOutcome(result.sae_id, t.name, "ok", result=result))
+            writer.write_unit(stamp, result.metrics, result.details, duration, result.info, t.info.catalogue,
+                              result.status, result.reason)
+            report.outcomes.append(UnitOutcome(result.sae_id, t.name, result.status, result.reason, result=result))
     except Exception as e:  # one failing group must not lose the other groups' results
         if state.rc.fail_fast:
             raise

@@ -8,13 +8,16 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# script(messages, request_number) -> (HTTP status, reply text)
-Script = Callable[[list[dict], int], tuple[int, str]]
+# script(messages, request_number) -> (HTTP status, reply text) or (200, body, content type) for a raw body
+Script = Callable[[list[dict], int], tuple]
 
 
 class FakeOpenAI:
-    def __init__(self, script: Script) -> None:
+    """`models`: what GET /v1/models lists (None: no such route, HTTP 404)."""
+
+    def __init__(self, script: Script, models: list[str] | None = ("scripted",)) -> None:
         self.script = script
+        self.models = None if models is None else list(models)
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
         self._lock = threading.Lock()
@@ -24,6 +27,12 @@ class FakeOpenAI:
             def log_message(self, *args):   # keep test output quiet
                 pass
 
+            def do_GET(self):  # noqa: N802 (http.server API)
+                if self.path.endswith("/models") and owner.models is not None:
+                    return self._send(200, {"object": "list", "data": [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in owner.models]})
+                return self._send(404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self):  # noqa: N802 (http.server API)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with owner._lock:
@@ -32,7 +41,10 @@ class FakeOpenAI:
                     number = len(owner.requests)
                 if not self.path.endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                status, text = owner.script(body["messages"], number)
+                answer = owner.script(body["messages"], number)
+                if len(answer) == 3:                     # a raw body (e.g. an HTML error page from a proxy)
+                    return self._send_raw(answer[0], answer[1].encode(), answer[2])
+                status, text = answer
                 if status != 200:
                     return self._send(status, {"error": {"message": text, "type": "scripted", "code": status}})
                 words = sum(len(m["content"].split()) for m in body["messages"])
@@ -45,12 +57,17 @@ class FakeOpenAI:
                               "total_tokens": words + len(text.split())}})
 
             def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send_raw(status, json.dumps(payload).encode(), "application/json")
+
+            def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):   # the client gave up (a timeout test)
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,51 +1,110 @@
 """Read result folders back as pandas DataFrames (one tidy table each).
 
-`pandas.read_parquet("results/metrics")` works too (the `task` column then comes back as a category).
+`pandas.read_parquet("results/metrics")` works too (the `task` column then comes back as a category), but
+it fails on one corrupt part and keeps rows of units written twice by runs before schema 6; these readers
+skip and report unreadable parts and keep one copy of each unit.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from saebench.results.schema import DETAILS_SCHEMA, MANIFEST_SCHEMA, METRICS_SCHEMA, PARTITION_COLUMN, file_schema
+from saebench.results.schema import DETAILS_SCHEMA, MANIFEST_SCHEMA, METRICS_SCHEMA, PARTITION_COLUMN, UNIT_KEY
+
+log = logging.getLogger(__name__)
 
 
-def _files(folder: Path) -> list[str]:
-    return sorted(str(p) for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+@dataclass(frozen=True)
+class BadPart:
+    """A result part that could not be read (truncated, corrupt, not Parquet)."""
+
+    path: Path
+    error: str
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
 
 
 def _empty(schema: pa.Schema) -> pd.DataFrame:
     return schema.empty_table().to_pandas()
 
 
-def _read_partitioned(folder: Path, schema: pa.Schema) -> pd.DataFrame:
-    files = _files(folder)
-    if not files:
-        return _empty(schema)
-    partitioning = ds.partitioning(pa.schema([(PARTITION_COLUMN, pa.string())]), flavor="hive")
-    dataset = ds.dataset(files, schema=file_schema(schema).append(schema.field(PARTITION_COLUMN)),
-                         format="parquet", partitioning=partitioning, partition_base_dir=str(folder))
-    return dataset.to_table().select(schema.names).to_pandas()
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with exactly `schema`'s columns: missing ones (older schema versions) as nulls, cast."""
+    n = table.num_rows
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
-def read_metrics(root: str | Path) -> pd.DataFrame:
-    """All metric rows under `root`, columns in METRICS_SCHEMA order."""
-    return _read_partitioned(Path(root) / "metrics", METRICS_SCHEMA)
+def read_parts(folder: Path, schema: pa.Schema, partitioned: bool = True) -> tuple[pa.Table, list[BadPart]]:
+    """Every readable part under `folder` as one table with `schema` (the Hive partition column filled
+    from the folder name), and the parts that could not be read. One corrupt part never hides the rest."""
+    tables, bad = [], []
+    for f in _files(folder):
+        try:
+            t = pq.read_table(f)
+            if partitioned:
+                t = t.append_column(PARTITION_COLUMN, pa.array([f.parent.name.removeprefix(f"{PARTITION_COLUMN}=")]
+                                                                * t.num_rows, pa.string()))
+            tables.append(_conform(t, schema))
+        except Exception as e:   # noqa: BLE001  (any unreadable part is reported, not fatal)
+            bad.append(BadPart(f, f"{type(e).__name__}: {e}"))
+    if bad:
+        root = folder.parent
+        log.warning("skipped %d unreadable result part(s) under %s (e.g. %s: %s); `saebench results check --repair "
+                    "%s` moves them aside and marks their units for recomputation", len(bad), folder, bad[0].path.name,
+                    bad[0].error[:200], root)
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    return table, bad
+
+
+def _dedupe(df: pd.DataFrame, extra: list[str], what: str) -> pd.DataFrame:
+    """One copy of each row key (unit key + `extra`), the newest; says how many were dropped."""
+    key = [c for c in UNIT_KEY if c in df.columns] + extra
+    if df.empty:
+        return df
+    ordered = df.sort_values("created_at", kind="stable") if "created_at" in df.columns else df
+    out = ordered.drop_duplicates(subset=key, keep="last")
+    if len(out) < len(df):
+        log.warning("%s: dropped %d duplicate row(s) of units computed more than once (kept the newest)", what,
+                    len(df) - len(out))
+    return out.sort_index().reset_index(drop=True)
+
+
+def read_metrics(root: str | Path, dedupe: bool = True) -> pd.DataFrame:
+    """All metric rows under `root`, columns in METRICS_SCHEMA order. Unreadable parts are skipped and
+    reported (`df.attrs['bad_parts']`); with `dedupe`, a unit written twice (by runs before schema 6,
+    whose part names carried the run id) keeps its newest rows only."""
+    table, bad = read_parts(Path(root) / "metrics", METRICS_SCHEMA)
+    df = table.to_pandas()
+    if dedupe:
+        df = _dedupe(df, ["metric", "subset", "k", "seed"], f"{root}/metrics")
+    df.attrs["bad_parts"] = bad
+    return df
 
 
 def read_details(root: str | Path) -> pd.DataFrame:
-    return _read_partitioned(Path(root) / "details", DETAILS_SCHEMA)
+    """All per-item detail rows under `root` (unreadable parts skipped and reported)."""
+    table, bad = read_parts(Path(root) / "details", DETAILS_SCHEMA)
+    df = table.to_pandas()
+    df.attrs["bad_parts"] = bad
+    return df
 
 
 def read_manifest(root: str | Path) -> pd.DataFrame:
-    files = _files(Path(root) / "manifest")
-    if not files:
-        return _empty(MANIFEST_SCHEMA)
-    return ds.dataset(files, schema=MANIFEST_SCHEMA, format="parquet").to_table().to_pandas()
+    """One row per attempted unit per run (unreadable parts skipped and reported)."""
+    table, bad = read_parts(Path(root) / "manifest", MANIFEST_SCHEMA, partitioned=False)
+    df = table.to_pandas()
+    df.attrs["bad_parts"] = bad
+    return df
 
 
 def latest(metrics: pd.DataFrame) -> pd.DataFrame:

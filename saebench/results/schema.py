@@ -7,7 +7,8 @@ import pyarrow as pa
 # 2: sae_json; 3: details item labels, null seed for aggregates; 4: manifest info_json;
 # 5: the metric catalogue on every row (direction, headline, headline_k, description) and the SAE's
 #    weight fingerprint (part of the resume key, with model and model_revision)
-SCHEMA_VERSION = 5
+# 6: unit_status on metric rows ('ok' | 'partial'; null in older parts = 'ok'); manifest status 'partial'
+SCHEMA_VERSION = 6
 
 # One row per metric value (long / tidy).
 METRICS_SCHEMA = pa.schema([
@@ -47,6 +48,9 @@ METRICS_SCHEMA = pa.schema([
     ("headline_k", pa.int32()),
     ("description", pa.string()),
     ("metric_order", pa.int16()),          # position in the plugin's declaration (tables list metrics so)
+    # 'ok': the unit is complete. 'partial': computed values are kept but the unit is not complete (e.g. the
+    # judge budget ran out); a rerun recomputes it, reusing cached work, and replaces these rows.
+    ("unit_status", pa.string()),
 ])
 
 # One row per (item, field) of a per-item table (e.g. per-latent density).
@@ -64,7 +68,7 @@ DETAILS_SCHEMA = pa.schema([
     ("value", pa.float64()),
 ])
 
-# One row per attempted unit (sae, task): ok / error / skipped, with the reason.
+# One row per attempted unit (sae, task): ok / partial / error / skipped, with the reason.
 MANIFEST_SCHEMA = pa.schema([
     ("schema_version", pa.int16()),
     ("run_id", pa.string()),
@@ -93,7 +97,7 @@ def file_schema(schema: pa.Schema) -> pa.Schema:
     return schema.remove(schema.get_field_index(PARTITION_COLUMN))
 
 
-STATUSES = ("ok", "error", "skipped")
+STATUSES = ("ok", "partial", "error", "skipped")
 # Key that identifies a completed unit for resume: a rerun skips units already present.
 # Model, revision and the SAE's weight fingerprint are part of it: replacing the files behind an id, or
 # changing the model, recomputes instead of reusing old rows.

@@ -95,3 +95,14 @@ class SAEResult:
     metrics: list[MetricValue]
     details: list[Details] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)   # run facts for the manifest (e.g. judge usage)
+    # 'ok': complete. 'partial': what was computed is written and kept, but the unit is not complete (e.g.
+    # a judge budget ran out) and a rerun computes it again (cached work is reused). 'error': nothing is
+    # written; `reason` says why (e.g. most latents' judge requests failed).
+    status: str = "ok"
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in ("ok", "partial", "error"):
+            raise ValueError(f"SAEResult.status must be 'ok', 'partial' or 'error', got {self.status!r}")
+        if self.status != "ok" and not self.reason:
+            raise ValueError(f"SAEResult for {self.sae_id!r} has status {self.status!r} but no reason")

@@ -1,17 +1,21 @@
 """Write result units as Hive-partitioned Parquet parts, atomically (temp file + rename).
 
 Layout under the output root:
-  metrics/task=<task>/<sae slug>__<unit hash>__<run_id>.parquet   (presence = unit complete)
+  metrics/task=<task>/<sae slug>__<unit hash>.parquet   (presence = unit complete, unless unit_status is 'partial')
   details/task=<task>/<same name>.parquet
-  manifest/<run_id>__<sae slug>__<unit hash>.parquet               (ok / error / skipped)
-The unit hash covers the whole unit key (and the full SAE id), so ids that slug alike never collide.
+  manifest/<run_id>__<sae slug>__<unit hash>.parquet     (ok / partial / error / skipped; one per attempt)
+  locks/<unit hash>.lock                                 (held while a run computes the unit)
+The unit hash covers the whole unit key (and the full SAE id), so ids that slug alike never collide, and
+one unit has one part: a recomputation (force=true, a partial unit finished) replaces it atomically.
 Details are written before metrics, so a killed run never leaves a complete-looking unit without them.
+Parts named <...>__<unit hash>__<run id>.parquet (written before schema 6) are still read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +36,8 @@ from saebench.results.schema import (
     UNIT_KEY,
 )
 from saebench.results.values import RUN_SEED, Details, MetricInfo, MetricValue
+
+log = logging.getLogger(__name__)
 
 
 def unit_hash(key: tuple) -> str:
@@ -71,7 +77,12 @@ class UnitStamp:
 
     @property
     def part_name(self) -> str:
-        return f"{slug(self.sae_id)[:80]}__{unit_hash(self.unit_key)}__{self.run_id}.parquet"
+        return part_name(self.sae_id, self.unit_key)
+
+
+def part_name(sae_id: str, key: tuple) -> str:
+    """The file name of a unit's metrics and details parts: readable prefix, collision-free hash."""
+    return f"{slug(sae_id)[:80]}__{unit_hash(key)}.parquet"
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
@@ -86,34 +97,65 @@ class ResultWriter:
         self.root = Path(root)
 
     def completed_units(self) -> set[tuple]:
-        """UNIT_KEY tuples of every unit with a metrics part under root (parts older than schema 5, which
-        have no SAE fingerprint, never match a new unit and are recomputed)."""
+        """UNIT_KEY tuples of every complete unit under root: a readable metrics part that is not
+        'partial', whose details part (if any) is readable too. Unreadable parts are logged and their units
+        recomputed. (Parts older than schema 5 have no SAE fingerprint, never match and are recomputed.)"""
         folder = self.root / "metrics"
         if not folder.exists():
             return set()
         done = set()
-        wanted = [c for c in UNIT_KEY if c != "task"]
-        for f in folder.glob("task=*/*.parquet"):
-            if not set(wanted) <= set(pq.read_schema(f).names):
-                continue
-            t = pq.read_table(f, columns=wanted)
-            task = f.parent.name.removeprefix("task=")
-            if t.num_rows:
-                row = {c: t.column(c)[0].as_py() for c in wanted}
-                done.add(tuple(task if c == "task" else row[c] for c in UNIT_KEY))
+        for f in sorted(folder.glob("task=*/*.parquet")):
+            key = self.complete_key(f)
+            if key is not None:
+                done.add(key)
         return done
+
+    def complete_key(self, f: Path) -> tuple | None:
+        """The unit key of metrics part `f` if it is a complete unit, else None (see `completed_units`)."""
+        wanted = [c for c in UNIT_KEY if c != "task"]
+        try:
+            names = set(pq.read_schema(f).names)
+            if not set(wanted) <= names:
+                return None
+            t = pq.read_table(f, columns=wanted + (["unit_status"] if "unit_status" in names else []))
+            twin = self.root / "details" / f.parent.name / f.name
+            if twin.exists():
+                pq.read_metadata(twin)
+        except Exception as e:   # noqa: BLE001  (any unreadable part: recompute its unit)
+            log.warning("unreadable result part %s (%s: %s): its unit will be recomputed; `saebench results check "
+                        "--repair %s` moves such parts aside", f, type(e).__name__, e, self.root)
+            return None
+        if not t.num_rows:
+            return None
+        row = {c: t.column(c)[0].as_py() for c in t.column_names}
+        if row.get("unit_status") == "partial":
+            return None
+        task = f.parent.name.removeprefix("task=")
+        return tuple(task if c == "task" else row[c] for c in UNIT_KEY)
+
+    def is_complete(self, key: tuple) -> bool:
+        """Whether the unit with this key has a complete part (by its name: for units written now)."""
+        task = key[UNIT_KEY.index("task")]
+        f = self.root / "metrics" / f"task={task}" / part_name(key[UNIT_KEY.index("sae_id")], key)
+        return f.exists() and self.complete_key(f) == key
 
     def write_unit(self, stamp: UnitStamp, metrics: list[MetricValue], details: list[Details],
                    duration_s: float, info: dict | None = None,
-                   catalogue: dict[str, MetricInfo] | None = None) -> Path:
-        """Write one complete unit (details first, then metrics) and its 'ok' manifest row. `catalogue`
-        (metric name -> MetricInfo) is stamped on every row, so readers need no plugin code."""
+                   catalogue: dict[str, MetricInfo] | None = None, status: str = "ok", reason: str = "") -> Path:
+        """Write one unit (details first, then metrics) and its manifest row; `status` 'partial' keeps the
+        values but leaves the unit incomplete (a rerun recomputes and replaces it). `catalogue` (metric
+        name -> MetricInfo) is stamped on every row, so readers need no plugin code."""
+        if status not in ("ok", "partial"):
+            raise ValueError(f"write_unit writes 'ok' or 'partial' units, got {status!r}")
+        details_path = self.root / "details" / f"task={stamp.task}" / stamp.part_name
         if details:
             self._write_details(stamp, details)
+        elif details_path.exists():
+            details_path.unlink()       # a recomputation without details must not keep the old ones
         path = self.root / "metrics" / f"task={stamp.task}" / stamp.part_name
-        write_table_atomic(metrics_table(stamp, metrics, duration_s, catalogue or {}), path)
+        write_table_atomic(metrics_table(stamp, metrics, duration_s, catalogue or {}, status), path)
         self.write_manifest(stamp.run_id, stamp.task, stamp.task_version, stamp.sae_id, stamp.params_hash,
-                            stamp.dtype, "ok", "", "", duration_s, len(metrics), info, model=stamp.model,
+                            stamp.dtype, status, reason, "", duration_s, len(metrics), info, model=stamp.model,
                             model_revision=stamp.model_revision, sae_fingerprint=stamp.sae_fingerprint)
         return path
 
@@ -148,7 +190,7 @@ class ResultWriter:
                        dtype: str, status: str, reason: str, traceback: str, duration_s: float,
                        n_metrics: int, info: dict | None = None, *, model: str | None = None,
                        model_revision: str | None = None, sae_fingerprint: str | None = None) -> Path:
-        """One manifest row: `status` ok | error | skipped, with the reason (and traceback for errors)."""
+        """One manifest row: `status` ok | partial | error | skipped, with the reason (and traceback)."""
         if status not in STATUSES:
             raise ValueError(f"manifest status must be one of {STATUSES}, got {status!r}")
         row = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created_at": datetime.now(timezone.utc),
@@ -165,7 +207,7 @@ class ResultWriter:
 
 
 def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: float,
-                  catalogue: dict[str, MetricInfo] | None = None) -> pa.Table:
+                  catalogue: dict[str, MetricInfo] | None = None, unit_status: str = "ok") -> pa.Table:
     """Rows of METRICS_SCHEMA (minus the `task` partition column, which the folder name carries)."""
     rows = []
     catalogue = catalogue or {}
@@ -189,5 +231,6 @@ def metrics_table(stamp: UnitStamp, metrics: list[MetricValue], duration_s: floa
             "device": stamp.device, "params_json": stamp.params_json, "params_hash": stamp.params_hash,
             "sae_json": stamp.sae_json,
             "saebench_version": stamp.saebench_version, "git_sha": stamp.git_sha, "duration_s": duration_s,
+            "unit_status": unit_status,
         })
     return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA).drop_columns([PARTITION_COLUMN])

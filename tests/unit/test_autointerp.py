@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import numpy as np
@@ -75,11 +76,12 @@ def test_budget_and_failures(tmp_path, monkeypatch):
             ask(judge, [{"role": "user", "content": "three"}])
         assert ask(judge, MSG) == "ok"                              # cached answers are still free
         assert len(server.requests) == 2
-        costly = judge_for(server, tmp_path / "c", monkeypatch, input_price_per_mtok=1e6, max_cost=1.0)
-        ask(costly, [{"role": "user", "content": "four five six"}])
-        assert costly.usage.cost_usd == pytest.approx(3.0)
+        # $1 per prompt token: a request reserves its worst case (every byte a token, + 8 per message)
+        costly = judge_for(server, tmp_path / "c", monkeypatch, input_price_per_mtok=1e6, max_cost=30.0)
+        ask(costly, [{"role": "user", "content": "four five six"}])          # worst 13 + 8 = 21 <= 30
+        assert costly.usage.cost_usd == pytest.approx(3.0)                   # the server's 3 tokens
         with pytest.raises(BudgetExhausted, match="max_cost"):
-            ask(costly, [{"role": "user", "content": "seven"}])
+            ask(costly, [{"role": "user", "content": "x" * 20}])             # 3 + 28 > 30, though it is 1 token
     with FakeOpenAI(lambda m, n: (500, "boom")) as server:
         judge = judge_for(server, tmp_path / "e", monkeypatch, max_retries=2)
         with pytest.raises(JudgeError, match="after 3 attempts"):
@@ -207,3 +209,145 @@ def test_sampling_windows_are_the_strongest_and_do_not_overlap():
     assert rec.random and all(len(w.acts) == 21 and 10 <= w.centre <= 29 for w in rec.random + rec.top)
     top_keys = {(w.row, w.centre) for w in rec.top}
     assert all((w.row, w.centre) not in top_keys for w in rec.random)
+
+
+# ----- failures, deadlines and budgets of a whole unit (issue 14) -------------------------------
+def good_script(messages, n):
+    if kind(messages) == "generation":
+        return 200, "This neuron activates on the token Lily."
+    return 200, "1, 2"
+
+
+def score_unit(judge, records, tokens, tok, params):
+    """What evaluate_autointerp does for one SAE: score every latent, then the unit's status."""
+    from saebench.metrics.autointerp.plugin import _score_all, unit_status
+
+    outcomes = asyncio.run(_score_all(judge, records, tokens, tok, params))
+    return outcomes, unit_status(outcomes, params, judge.down_reason)
+
+
+def test_a_failing_endpoint_trips_the_breaker_and_fails_the_unit(tmp_path, monkeypatch):
+    tok, tokens, records, _ = planted_records(n_latents=20)
+    params = AutoInterpParams(n_latents=20, n_tokens=8000, context_size=40)
+    with FakeOpenAI(lambda m, n: (500, "boom")) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, max_retries=5, max_consecutive_failures=4, concurrency=2)
+        outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)
+    assert status == "error" and "failed 4 times in a row" in reason and "0 of 20 latents" in reason
+    assert {o.status for o in outcomes} == {"error"}
+    assert len(server.requests) <= 4 + 2          # the breaker trips after 4 failed attempts (+ those in flight)
+
+
+def test_a_hung_endpoint_costs_seconds_not_hours(tmp_path, monkeypatch):
+    import time
+
+    tok, tokens, records, _ = planted_records(n_latents=30)
+    params = AutoInterpParams(n_latents=30, n_tokens=8000, context_size=40)
+
+    def hang(messages, n):
+        time.sleep(3)
+        return 200, "too late"
+
+    with FakeOpenAI(hang) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, timeout_s=0.3, max_retries=5, max_consecutive_failures=4,
+                          concurrency=4)
+        start = time.perf_counter()
+        outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)
+        took = time.perf_counter() - start
+    assert status == "error" and "APITimeoutError" in reason
+    assert took < 3.0                               # 30 latents x 6 attempts x 0.3 s would be 54 s
+
+
+def test_the_deadline_makes_the_unit_partial_and_keeps_what_was_scored(tmp_path, monkeypatch):
+    import time
+
+    tok, tokens, records, _ = planted_records(n_latents=12)
+    params = AutoInterpParams(n_latents=12, n_tokens=8000, context_size=40)
+
+    def slow(messages, n):
+        time.sleep(0.15)
+        return good_script(messages, n)
+
+    with FakeOpenAI(slow) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, concurrency=2, deadline_s=1.2)
+        outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)
+    n = {s: sum(o.status == s for o in outcomes) for s in ("scored", "deadline")}
+    assert status == "partial" and "deadline" in reason
+    assert n["scored"] >= 1 and n["deadline"] >= 1 and n["scored"] + n["deadline"] == 12
+
+
+def test_mostly_malformed_replies_fail_the_unit_and_are_never_cached(tmp_path, monkeypatch):
+    tok, tokens, records, _ = planted_records(n_latents=6)
+    params = AutoInterpParams(n_latents=6, n_tokens=8000, context_size=40)
+
+    def nonsense(messages, n):
+        return (200, "This neuron activates on cats.") if kind(messages) == "generation" else (200, "I think 2 or 3")
+
+    with FakeOpenAI(nonsense) as server:
+        judge = judge_for(server, tmp_path, monkeypatch)
+        outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)
+        assert status == "error" and "6 of 6 attempted latents failed (6 malformed" in reason
+        n_first = len(server.requests)
+        cached = [json.loads(p.read_text())["text"] for p in (tmp_path / "judge").rglob("*.json")]
+        assert cached and "I think 2 or 3" not in cached          # only the explanations (which parse)
+        judge2 = judge_for(server, tmp_path, monkeypatch)
+        score_unit(judge2, records, tokens, tok, params)
+        assert judge2.usage.cached == 6 and judge2.usage.requests == n_first - 6   # scoring asked again
+
+
+def test_an_html_body_is_a_clear_judge_error(tmp_path, monkeypatch):
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    with FakeOpenAI(lambda m, n: (200, page, "text/html")) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, max_retries=0)
+        with pytest.raises(JudgeError, match="not a chat completion.*Bad Gateway.*ends in /v1"):
+            ask(judge, MSG)
+
+
+def test_max_requests_buys_whole_latents(tmp_path, monkeypatch):
+    tok, tokens, records, _ = planted_records(n_latents=8)
+    params = AutoInterpParams(n_latents=8, n_tokens=8000, context_size=40)
+    with FakeOpenAI(good_script) as server:
+        judge = judge_for(server, tmp_path, monkeypatch, max_requests=7, concurrency=8)
+        outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)
+        scored = sum(o.status == "scored" for o in outcomes)
+        assert scored == 2 and len(server.requests) == 6           # 3 requests per latent; the 7th is not spent
+        assert status == "partial" and "6 of 8 latents unscored, 2 scored" in reason
+        # a rerun with a larger budget continues: the 2 scored latents come from the cache
+        more = judge_for(server, tmp_path, monkeypatch, max_requests=100)
+        outcomes, (status, _) = score_unit(more, records, tokens, tok, params)
+        assert status == "ok" and {o.status for o in outcomes} == {"scored"}
+        assert more.usage.cached == 6 and more.usage.requests == 18 and len(server.requests) == 24
+
+
+def test_max_cost_is_never_overshot_by_requests_in_flight(tmp_path, monkeypatch):
+    import time
+
+    def slow(messages, n):
+        time.sleep(0.05)
+        return 200, "ok"
+
+    with FakeOpenAI(slow) as server:
+        # $1 per prompt token; each prompt is 10 words (10 tokens at the server), worst case 29 + 8 = 37
+        judge = judge_for(server, tmp_path, monkeypatch, input_price_per_mtok=1e6, max_cost=45.0, concurrency=8)
+        prompts = [[{"role": "user", "content": " ".join(f"w{i}" for i in range(j, j + 10))}] for j in range(16)]
+
+        async def go():
+            sem = asyncio.Semaphore(8)
+            return await asyncio.gather(*[judge.complete(p, 5, sem) for p in prompts], return_exceptions=True)
+
+        results = asyncio.run(go())
+    assert judge.usage.cost_usd <= 45.0 and len(server.requests) == 1      # sent together, 8 would cost $80
+    assert sum(isinstance(r, BudgetExhausted) for r in results) == 15
+
+
+def test_the_judge_check_names_what_is_wrong(tmp_path, monkeypatch):
+    with FakeOpenAI(good_script, models=["gpt-x", "llama"]) as server:
+        with pytest.raises(JudgeError, match="'scripted' is not served.*gpt-x, llama"):
+            judge_for(server, tmp_path, monkeypatch).check()
+    with FakeOpenAI(good_script, models=None) as server:      # no /models route: accepted
+        judge_for(server, tmp_path, monkeypatch).check()
+    with FakeOpenAI(good_script) as server:
+        judge_for(server, tmp_path, monkeypatch).check()
+        port = server.server.server_address[1]
+    dead = Judge(JudgeConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key_env=None), None)
+    with pytest.raises(JudgeError, match="unreachable.*start the server"):
+        dead.check()

@@ -59,12 +59,22 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert ResultWriter(tmp_path).completed_units() == set()
 
 
-def test_latest_keeps_newest_row_per_key(tmp_path):
+def test_a_unit_written_twice_has_one_part_and_old_duplicates_are_dropped_on_read(tmp_path):
+    """One part per unit key (a recomputation replaces it); parts of runs before schema 6 carried the run
+    id in their name, so a unit could have two: readers keep the newest and `pd.read_parquet` sees both."""
     w = ResultWriter(tmp_path)
-    w.write_unit(stamp(run_id="r1"), [MetricValue(metric="fvu", value=0.5)], [], 0.1)
-    w.write_unit(stamp(run_id="r2"), [MetricValue(metric="fvu", value=0.4)], [], 0.1)
-    df = read_metrics(tmp_path)
-    assert len(df) == 2 and latest(df).value.tolist() == [0.4]
+    first = w.write_unit(stamp(run_id="r1"), [MetricValue(metric="fvu", value=0.5)], [], 0.1)
+    second = w.write_unit(stamp(run_id="r2"), [MetricValue(metric="fvu", value=0.4)], [], 0.1)
+    assert first == second and len(list((tmp_path / "metrics").rglob("*.parquet"))) == 1
+    assert read_metrics(tmp_path).value.tolist() == [0.4]
+    old = first.with_name(first.stem + "__r0.parquet")          # a pre-schema-6 part of an older run
+    table = pq.read_table(first).to_pandas().assign(value=0.9, run_id="r0",
+                                                    created_at=pd.Timestamp("2020-01-01", tz="UTC"))
+    table.to_parquet(old, index=False)
+    assert len(pd.read_parquet(tmp_path / "metrics")) == 2
+    assert read_metrics(tmp_path).value.tolist() == [0.4]
+    both = read_metrics(tmp_path, dedupe=False)
+    assert sorted(both.value) == [0.4, 0.9] and latest(both).value.tolist() == [0.4]
 
 
 def test_params_hash_is_stable_and_order_independent():

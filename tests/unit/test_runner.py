@@ -17,7 +17,7 @@ import torch
 
 from saebench.config import ModelConfig, RunConfig
 from saebench.data import CorpusSpec
-from saebench.errors import SaeBenchError
+from saebench.errors import ConfigError, SaeBenchError
 from saebench.metrics import MetricInfo, MetricValue, Needs, SAEResult
 from saebench.metrics.registry import PluginInfo, register_plugin
 from saebench.paths import asset
@@ -236,16 +236,35 @@ def test_not_applicable_saes_are_skipped_rows_and_never_fail_neighbours(tmp_path
 
 def test_any_load_exception_is_that_saes_error_row(tmp_path, registry):
     bad = {"id": "bad", "format": "module", "hook": HOOK, "options": {"class": "tests.unit.test_runner:Exploding"}}
-    missing = {"id": "gone", "format": "sae_lens", "path": str(tmp_path / "nowhere")}
-    rc = config(tmp_path, [random_spec(0), bad, missing, random_spec(1)], {"good": {}})
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "cfg.json").write_text("{not json")
+    broken = {"id": "broken", "format": "sae_lens", "path": str(corrupt)}
+    rc = config(tmp_path, [random_spec(0), bad, broken, random_spec(1)], {"good": {}})
     report = run(rc, registry)
     st = statuses(report)
     assert st[("r0", "good")] == st[("r1", "good")] == "ok"
-    assert st[("bad", "good")] == st[("gone", "good")] == "error"
+    assert st[("bad", "good")] == st[("broken", "good")] == "error"
     reasons = {o.sae_id: o.reason for o in report.failed}
-    assert "ZeroDivisionError: boom in __init__" in reasons["bad"] and "nowhere" in reasons["gone"]
+    assert "ZeroDivisionError: boom in __init__" in reasons["bad"] and "cfg.json" in reasons["broken"]
     manifest = read_manifest(rc.output_dir).set_index("sae_id")
     assert "ZeroDivisionError" in manifest.loc["bad", "traceback"]
+
+
+def test_missing_inputs_stop_the_run_before_the_model_loads(tmp_path, registry, monkeypatch):
+    """Every missing SAE folder and dataset file is listed in one error, before anything heavy runs."""
+    import saebench.runner as runner_module
+
+    def no_model(*a, **k):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr(runner_module, "load_language_model", no_model)
+    missing = [{"id": f"gone{i}", "format": "sae_lens", "path": str(tmp_path / f"nowhere{i}")} for i in range(2)]
+    rc = config(tmp_path, [random_spec(0), *missing], {"good": {}})
+    with pytest.raises(ConfigError, match="Nothing was run") as err:
+        run(rc, registry)
+    assert "nowhere0" in str(err.value) and "nowhere1" in str(err.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_incompatible_sae_is_an_error_and_its_chunk_neighbours_run(tmp_path, registry):

@@ -48,6 +48,14 @@ class AbsorptionParams:
     min_gt_f1: float = 0.6
     min_letters: int = 20                 # saebench definition: fewer passing letters -> NaN (SAEBench: no result)
 
+    def missing_files(self) -> list[str]:
+        """Pinned word-split files that do not exist (checked before the model loads)."""
+        from pathlib import Path
+
+        return [f"{what} {path!r} does not exist" for what, path in
+                (("train_words_path", self.train_words_path), ("test_words_path", self.test_words_path))
+                if path is not None and not Path(path).expanduser().exists()]
+
     def __post_init__(self) -> None:
         if "{word}" not in self.prompt_template:
             raise ConfigError(f"prompt_template must contain '{{word}}', got {self.prompt_template!r}.")

@@ -47,7 +47,8 @@ AUTOINTERP_METRICS = [
     MetricInfo(name="n_latents_failed", higher_is_better=None,
                description="Latents whose judge replies were malformed or whose requests failed (not scored)."),
     MetricInfo(name="n_latents_unscored_budget", higher_is_better=None,
-               description="Latents left unscored because the judge budget (max_requests / max_cost) ran out."),
+               description="Latents left unscored because the judge budget (max_requests / max_cost) or the "
+                           "unit's deadline (judge.deadline_s) ran out; the unit is then 'partial'."),
     MetricInfo(name="frac_dead", higher_is_better=False,
                description="Fraction of latents firing on at most `dead_threshold` tokens of the corpus sample."),
     MetricInfo(name="judge_requests", higher_is_better=None, description="Requests sent to the judge for this SAE."),
@@ -72,12 +73,15 @@ class AutoInterpParams:
     n_iw_scoring: int = 2
     n_random_scoring: int = 10
     max_tokens_explanation: int = 60
+    max_failed_frac: float = 0.5     # more attempted latents failing than this makes the unit an error
     seed: int = 42
 
     def __post_init__(self) -> None:
         if self.n_latents < 1 or self.n_tokens < self.context_size:
             raise ConfigError(f"autointerp needs n_latents >= 1 and n_tokens >= context_size, got {self.n_latents}, "
                               f"{self.n_tokens}.")
+        if not 0.0 <= self.max_failed_frac < 1.0:
+            raise ConfigError(f"autointerp max_failed_frac must be in [0, 1), got {self.max_failed_frac}.")
         if self.context_size <= 2 * self.buffer + 1:
             raise ConfigError(f"context_size {self.context_size} must exceed a window (2 * buffer + 1 = "
                               f"{2 * self.buffer + 1}).")
@@ -91,7 +95,7 @@ class AutoInterpParams:
 class LatentOutcome:
     latent: int
     density: float
-    status: str                      # scored | malformed | error | budget | no_examples
+    status: str                      # scored | malformed | error | budget | deadline | no_examples
     explanation: str = ""
     detection: float = float("nan")
     fuzzing: float = float("nan")
@@ -145,11 +149,10 @@ def _windows_text(tokenizer, tokens: torch.Tensor, windows: list[Window], buffer
     return texts
 
 
-async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams,
-                        rng: np.random.Generator) -> LatentOutcome:
-    out = LatentOutcome(rec.latent, rec.density, "no_examples")
-    if not rec.top:
-        return out
+def _latent_requests(rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams, rng: np.random.Generator):
+    """The latent's three requests as (messages, max_tokens, parse): generation, then detection and fuzzing
+    as functions of the explanation; plus what scoring needs. Every random draw happens here, in a fixed
+    order, so the prompts do not depend on when (or whether) the judge answers."""
     b = params.buffer
     threshold = params.act_threshold_frac * max(w.max for w in rec.top)
     top = [rec.top[i] for i in rng.permutation(len(rec.top))]
@@ -161,32 +164,61 @@ async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer,
     order = rng.permutation(len(scoring_all))
     shown = [scoring_all[i] for i in order]
     active = [w.max > threshold for w in shown]
-    logs = []
+    gen_msgs = generation_messages(_windows_text(tokenizer, tokens, gen, b, threshold, True))
+    example = ", ".join(str(i) for i in sorted(rng.choice(np.arange(1, len(shown) + 1), size=min(3, len(shown)),
+                                                          replace=False)))
+    det_texts = _windows_text(tokenizer, tokens, shown, b, threshold, False)
+    fuzz_windows, fuzz_truth = _fuzzing_examples(scoring, threshold, rng)
+    fuzz_texts = [render(_token_strings(tokenizer, tokens[w.row, w.centre - b:w.centre + b + 1].tolist()), m)
+                  for w, m in fuzz_windows]
+    n_det, n_fuzz = len(shown), len(fuzz_texts)
+    generation = (gen_msgs, params.max_tokens_explanation, parse_explanation)
+    detection = lambda e: (detection_messages(e, det_texts, example), 5 * n_det + 10,  # noqa: E731
+                           lambda r: parse_numbers(r, n_det))
+    fuzzing = None if not fuzz_texts else (lambda e: (fuzzing_messages(e, fuzz_texts, example), 5 * n_fuzz + 10,
+                                                      lambda r: parse_numbers(r, n_fuzz)))
+    return generation, detection, fuzzing, active, fuzz_truth
+
+
+def _plan_budget(judge: Judge, params: AutoInterpParams, generation, detection, fuzzing) -> tuple[int, float]:
+    """Requests a latent will send (those not answered by the cache) and an upper bound on their cost.
+    Before the explanation is known, the scoring prompts are bounded with a placeholder explanation of
+    `max_tokens_explanation` tokens of 8 bytes."""
+    cfg = judge.config
+    if judge.is_cached(*generation):
+        explanation = parse_explanation(judge._cached(judge._key(*generation[:2]))["text"])
+        needed = [r(explanation) for r in (detection, fuzzing) if r is not None]
+        needed = [r for r in needed if not judge.is_cached(*r)]
+    else:
+        placeholder = "x" * (8 * params.max_tokens_explanation)
+        needed = [generation] + [r(placeholder) for r in (detection, fuzzing) if r is not None]
+    return len(needed), sum(cfg.worst_case_cost(m, t) for m, t, _ in needed)
+
+
+async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams,
+                        rng: np.random.Generator) -> LatentOutcome:
+    """Explain and score one latent. The judge budget for all its requests is reserved before the first is
+    sent (a latent is scored whole or not started); replies that do not parse are counted, never cached."""
+    out = LatentOutcome(rec.latent, rec.density, "no_examples")
+    if not rec.top:
+        return out
+    generation, detection, fuzzing, active, fuzz_truth = _latent_requests(rec, tokens, tokenizer, params, rng)
+    logs = [f"[generation prompt]\n{generation[0][-1]['content']}"]
+    reservation = None
     try:
-        gen_msgs = generation_messages(_windows_text(tokenizer, tokens, gen, b, threshold, True))
-        logs.append(f"[generation prompt]\n{gen_msgs[-1]['content']}")
-        reply = await judge.complete(gen_msgs, params.max_tokens_explanation, sem)
-        logs.append(f"[generation]\n{reply}")
-        out.explanation = parse_explanation(reply)
-        example = ", ".join(str(i) for i in sorted(rng.choice(np.arange(1, len(shown) + 1),
-                                                              size=min(3, len(shown)), replace=False)))
-        det_msgs = detection_messages(out.explanation, _windows_text(tokenizer, tokens, shown, b, threshold, False),
-                                      example)
-        fuzz_windows, fuzz_truth = _fuzzing_examples(scoring, threshold, rng)
-        fuzz_texts = [render(_token_strings(tokenizer, tokens[w.row, w.centre - b:w.centre + b + 1].tolist()), m)
-                      for w, m in fuzz_windows]
-        fuzz_msgs = fuzzing_messages(out.explanation, fuzz_texts, example) if fuzz_texts else None
-        n_det = len(shown)
-        det_reply, fuzz_reply = await asyncio.gather(
-            judge.complete(det_msgs, 5 * n_det + 10, sem),
-            judge.complete(fuzz_msgs, 5 * len(fuzz_texts) + 10, sem) if fuzz_msgs else _none())
-        logs += [f"[detection prompt]\n{det_msgs[-1]['content']}", f"[detection]\n{det_reply}",
-                 f"[fuzzing prompt]\n{fuzz_msgs[-1]['content'] if fuzz_msgs else ''}", f"[fuzzing]\n{fuzz_reply}"]
-        picked = parse_numbers(det_reply, n_det)
-        out.detection = float(np.mean([(i + 1 in picked) == a for i, a in enumerate(active)]))
-        if fuzz_msgs:
-            picked = parse_numbers(fuzz_reply, len(fuzz_texts))
-            out.fuzzing = float(np.mean([(i + 1 in picked) == t for i, t in enumerate(fuzz_truth)]))
+        reservation = judge.reserve(*_plan_budget(judge, params, generation, detection, fuzzing))
+        out.explanation = await judge.complete(*generation[:2], sem, parse=generation[2], reservation=reservation)
+        logs.append(f"[explanation]\n{out.explanation}")
+        det = detection(out.explanation)
+        fuzz = fuzzing(out.explanation) if fuzzing else None
+        picked_det, picked_fuzz = await _both(
+            judge.complete(*det[:2], sem, parse=det[2], reservation=reservation),
+            judge.complete(*fuzz[:2], sem, parse=fuzz[2], reservation=reservation) if fuzz else _none())
+        logs += [f"[detection prompt]\n{det[0][-1]['content']}", f"[detection]\n{sorted(picked_det)}"]
+        out.detection = float(np.mean([(i + 1 in picked_det) == a for i, a in enumerate(active)]))
+        if fuzz:
+            logs += [f"[fuzzing prompt]\n{fuzz[0][-1]['content']}", f"[fuzzing]\n{sorted(picked_fuzz)}"]
+            out.fuzzing = float(np.mean([(i + 1 in picked_fuzz) == t for i, t in enumerate(fuzz_truth)]))
         out.status = "scored"
     except MalformedReply as e:
         out.status, logs = "malformed", [*logs, f"[malformed] {e}"]
@@ -194,12 +226,26 @@ async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer,
         out.status, logs = "budget", [*logs, f"[budget] {e}"]
     except JudgeError as e:
         out.status, logs = "error", [*logs, f"[error] {e}"]
+    except asyncio.CancelledError:
+        out.status, logs = "deadline", [*logs, "[deadline] stopped: the unit's judge deadline passed"]
+    finally:
+        if reservation is not None:
+            judge.release(reservation)
     out.log = "\n".join(logs)
     return out
 
 
+async def _both(first, second):
+    """Await two requests; if one fails, the other is still awaited (no 'exception never retrieved')."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
 async def _none():
-    return ""
+    return set()
 
 
 def _fuzzing_examples(windows: list[Window], threshold: float, rng: np.random.Generator):
@@ -218,7 +264,7 @@ def _fuzzing_examples(windows: list[Window], threshold: float, rng: np.random.Ge
     return [examples[i] for i in order], [truth[i] for i in order]
 
 
-@register_plugin("autointerp", version="1.0.0", metrics=AUTOINTERP_METRICS, params=AutoInterpParams,
+@register_plugin("autointerp", version="1.1.0", metrics=AUTOINTERP_METRICS, params=AutoInterpParams,
                  needs=Needs(corpus=True, judge=True),
                  description="LLM explanations of latents, scored by detection and fuzzing (OpenAI-compatible judge).")
 @torch.no_grad()
@@ -233,26 +279,79 @@ def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[
         before = judge.usage.as_dict()
         outcomes = asyncio.run(_score_all(judge, live, tokens, ctx.lm.tokenizer, params))
         used = {k: judge.usage.as_dict()[k] - before[k] for k in before}
-        if used["budget_stops"] or any(o.status == "budget" for o in outcomes):
-            log.warning("autointerp %s: the judge budget ran out; %d latents left unscored (results kept)",
-                        sae.metadata.sae_id, sum(o.status == "budget" for o in outcomes))
-        yield _result(sae.metadata.sae_id, outcomes, float(dead.mean()), used)
+        yield _result(sae.metadata.sae_id, outcomes, float(dead.mean()), used, params, judge.down_reason)
 
 
 async def _score_all(judge: Judge, records: list[LatentRecord], tokens, tokenizer, params) -> list[LatentOutcome]:
-    sem = asyncio.Semaphore(judge.config.concurrency)
-    judge.start_session()                 # lock and client bound to this event loop
-    tasks = [_score_latent(judge, sem, rec, tokens, tokenizer, params, np.random.default_rng([params.seed,
-                                                                                              rec.latent]))
-             for rec in records]
+    """Score every latent concurrently; stop early when the judge's circuit breaker trips or the unit's
+    deadline (`judge.deadline_s`) passes (latents not finished by then are 'deadline')."""
+    sem = asyncio.Semaphore(judge.config.concurrency)       # requests in flight
+    started = asyncio.Semaphore(judge.config.concurrency)   # latents in flight: they finish in order, so a
+    judge.start_session()                                   # deadline or a budget keeps whole latents
+
+    async def one(rec: LatentRecord) -> LatentOutcome:
+        async with started:
+            return await _score_latent(judge, sem, rec, tokens, tokenizer, params,
+                                       np.random.default_rng([params.seed, rec.latent]))
+
+    tasks = {asyncio.ensure_future(one(rec)): rec for rec in records}
+    loop = asyncio.get_running_loop()
+    deadline = None if judge.config.deadline_s is None else loop.time() + judge.config.deadline_s
+    pending = set(tasks)
+    with tqdm(total=len(tasks), desc="autointerp judge", leave=False, disable=None) as bar:
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            bar.update(len(done))
+            stop = judge.down_reason is not None or (deadline is not None and loop.time() >= deadline)
+            if stop and pending:
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                bar.update(len(pending))
+                pending = set()
     results = []
-    for fut in tqdm(asyncio.as_completed(tasks), total=len(tasks), desc="autointerp judge", leave=False,
-                    disable=None):
-        results.append(await fut)
+    for t, rec in tasks.items():
+        if t.cancelled():      # cancelled before it could record its own outcome
+            results.append(LatentOutcome(rec.latent, rec.density, "deadline", log="[deadline] not started"))
+        else:
+            results.append(t.result())
+    if judge.down_reason is not None:
+        for o in results:
+            if o.status == "deadline":
+                o.status = "error"
+                o.log += f"\n[error] stopped: {judge.down_reason}"
     return sorted(results, key=lambda o: o.latent)
 
 
-def _result(sae_id: str, outcomes: list[LatentOutcome], frac_dead: float, used: dict) -> SAEResult:
+def unit_status(outcomes: list[LatentOutcome], params: AutoInterpParams, down_reason: str | None) -> tuple[str, str]:
+    """'ok', 'partial' (budget or deadline left latents unscored; scored ones are kept) or 'error' (the
+    judge went down, or more than `max_failed_frac` of the attempted latents failed), with the reason."""
+    n = {s: sum(o.status == s for o in outcomes) for s in STATUS_CODES}
+    failed = n["malformed"] + n["error"]
+    attempted = n["scored"] + failed
+    if down_reason is not None:
+        return "error", f"{down_reason}; {n['scored']} of {len(outcomes)} latents were scored before it stopped"
+    if attempted and failed / attempted > params.max_failed_frac:
+        example = next(o.log.rsplit("\n", 1)[-1] for o in outcomes if o.status in ("malformed", "error"))
+        return "error", (f"{failed} of {attempted} attempted latents failed ({n['malformed']} malformed replies, "
+                         f"{n['error']} request errors) > max_failed_frac={params.max_failed_frac}; e.g. {example}")
+    if n["budget"] or n["deadline"]:
+        what = "budget ran out" if n["budget"] else "deadline (judge.deadline_s) passed"
+        return "partial", (f"the judge {what}: {n['budget'] + n['deadline']} of {len(outcomes)} latents unscored, "
+                           f"{n['scored']} scored and kept; rerun with a larger judge.max_requests / max_cost / "
+                           "deadline_s to finish the unit (answers already given come from the cache)")
+    return "ok", ""
+
+
+STATUS_CODES = {"scored": 0, "malformed": 1, "error": 2, "budget": 3, "no_examples": 4, "deadline": 5}
+
+
+def _result(sae_id: str, outcomes: list[LatentOutcome], frac_dead: float, used: dict, params: AutoInterpParams,
+            down_reason: str | None = None) -> SAEResult:
+    status, reason = unit_status(outcomes, params, down_reason)
+    if status != "ok":
+        log.warning("autointerp %s: %s: %s", sae_id, status, reason)
     scored = [o for o in outcomes if o.status == "scored"]
     metrics = []
     for name, attr in (("autointerp_detection", "detection"), ("autointerp_fuzzing", "fuzzing")):
@@ -262,18 +361,18 @@ def _result(sae_id: str, outcomes: list[LatentOutcome], frac_dead: float, used: 
                 MetricValue(metric="n_latents_failed",
                             value=float(sum(o.status in ("malformed", "error") for o in outcomes))),
                 MetricValue(metric="n_latents_unscored_budget",
-                            value=float(sum(o.status == "budget" for o in outcomes))),
+                            value=float(sum(o.status in ("budget", "deadline") for o in outcomes))),
                 MetricValue(metric="frac_dead", value=frac_dead),
                 MetricValue(metric="judge_requests", value=float(used["requests"])),
                 MetricValue(metric="judge_cached", value=float(used["cached"])),
                 MetricValue(metric="judge_cost_usd", value=float(used["cost_usd"]))]
-    status = {"scored": 0, "malformed": 1, "error": 2, "budget": 3, "no_examples": 4}
     idx = np.array([o.latent for o in outcomes], dtype=np.int64)
+    codes = np.array([float(STATUS_CODES[o.status]) for o in outcomes])
     latents = Details("latents", idx, {"density": np.array([o.density for o in outcomes]),
                                        "detection": np.array([o.detection for o in outcomes]),
-                                       "fuzzing": np.array([o.fuzzing for o in outcomes]),
-                                       "status": np.array([float(status[o.status]) for o in outcomes])},
+                                       "fuzzing": np.array([o.fuzzing for o in outcomes]), "status": codes},
                       labels=[o.explanation for o in outcomes])
-    logs = Details("judge_log", idx, {"status": np.array([float(status[o.status]) for o in outcomes])},
-                   labels=[o.log for o in outcomes])
-    return SAEResult(sae_id, metrics, [latents, logs], info={"judge_usage": used})
+    logs = Details("judge_log", idx, {"status": codes}, labels=[o.log for o in outcomes])
+    counts = {s: sum(o.status == s for o in outcomes) for s in STATUS_CODES}
+    return SAEResult(sae_id, metrics, [latents, logs], info={"judge_usage": used, "latent_status": counts},
+                     status=status, reason=reason)

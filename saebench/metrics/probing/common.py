@@ -11,7 +11,7 @@ import torch
 from saebench.cache import SequenceActivations
 from saebench.data.labelled import LabelledDatasetSpec
 from saebench.data.tasks import dataset_spec
-from saebench.errors import ConfigError
+from saebench.errors import ConfigError, SaeBenchError
 from saebench.metrics.api import EvalContext, Needs
 from saebench.metrics.applicability import affine_decoder, all_of, reconstructs_its_input
 from saebench.metrics.numerics.ablation import decoder_logit_weights, pooled_latents
@@ -63,6 +63,21 @@ class ProbingParams:
     def needs_validation(self) -> str:
         """Why this task needs validation rows ('' when it does not)."""
         return ""
+
+    def missing_files(self) -> list[str]:
+        """Local dataset files named by the datasets that do not exist (checked before the model loads)."""
+        from saebench.data.labelled import resolve_path
+
+        missing = []
+        for spec in self.specs():
+            for what, path in (("path", spec.path), ("test_path", spec.test_path)):
+                try:
+                    exists = path is None or resolve_path(path).exists()
+                except SaeBenchError:        # an unknown bundled asset
+                    exists = False
+                if not exists:
+                    missing.append(f"dataset {spec.name!r} {what} {path!r} does not exist")
+        return missing
 
     def specs(self) -> list[LabelledDatasetSpec]:
         return [dataset_spec(e, self.dataset_overrides) for e in self.datasets]
