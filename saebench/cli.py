@@ -8,7 +8,7 @@ import sys
 
 from saebench.errors import SaeBenchError, did_you_mean
 
-COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export")
+COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export", "results")
 CONFIG_GROUPS = ("model", "sae", "corpus", "suite", "judge")
 USAGE = """usage: saebench <command> [args]
 
@@ -26,6 +26,9 @@ commands:
                           a static site: SAE table, metric-vs-L0 frontiers, a page per SAE
   export saebench-json RESULTS... -o DIR
                           SAEBench-schema JSON per SAE and eval
+  results check RESULTS... [--repair]
+                          list unreadable parts (exit 1), partial units and temp files; --repair moves bad
+                          parts to RESULTS/quarantine/ so their units are recomputed by the next run
 """
 
 
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"run": _run, "list": _list, "cache": _cache, "gate": _gate, "leaderboard": _leaderboard,
-                "export": _export}[command](rest)
+                "export": _export, "results": _results}[command](rest)
     except SaeBenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -287,6 +290,42 @@ def _export(args: list[str]) -> int:
     files = export_saebench_json(ns.results, ns.output)
     print(f"wrote {len(files)} SAEBench JSON file(s) under {ns.output}")
     return 0
+
+
+def _results(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="saebench results")
+    parser.add_argument("action", choices=("check",))
+    parser.add_argument("results", nargs="+", help="result folders")
+    parser.add_argument("--repair", action="store_true",
+                        help="move unreadable parts (and their unit's other part) to RESULTS/quarantine/")
+    ns = parser.parse_args(args)
+
+    from pathlib import Path
+
+    from saebench.errors import ConfigError
+    from saebench.results.check import check_results, repair
+
+    failed = False
+    for root in ns.results:
+        if not Path(root).is_dir():
+            raise ConfigError(f"Result folder {root!r} does not exist.")
+        report = check_results(root)
+        print(f"{root}: {report.n_parts} part(s), {len(report.bad)} unreadable, {len(report.partial)} partial "
+              f"unit(s), {len(report.temp_files)} temp file(s) of interrupted writes")
+        for f, error in report.bad:
+            print(f"  UNREADABLE {f}: {error[:300]}")
+        for f in report.partial:
+            print(f"  partial    {f} (the next run recomputes it)")
+        if ns.repair and (report.bad or report.temp_files):
+            repair(report)
+            for f in report.moved:
+                print(f"  moved to   {f}")
+            print(f"  repaired: {len(report.moved)} part(s) moved aside; the next `saebench run` with the same "
+                  "settings recomputes their units")
+        elif report.bad:
+            failed = True
+            print(f"  run `saebench results check --repair {root}` to move them aside")
+    return 1 if failed else 0
 
 
 def _size(n: int) -> str:

@@ -340,9 +340,9 @@ def test_max_cost_is_never_overshot_by_requests_in_flight(tmp_path, monkeypatch)
 
 
 def test_the_judge_check_names_what_is_wrong(tmp_path, monkeypatch):
-    with FakeOpenAI(good_script, models=["gpt-x", "llama"]) as server:
-        with pytest.raises(JudgeError, match="'scripted' is not served.*gpt-x, llama"):
-            judge_for(server, tmp_path, monkeypatch).check()
+    with FakeOpenAI(good_script, models=["gpt-x", "llama"]) as server, \
+            pytest.raises(JudgeError, match="'scripted' is not served.*gpt-x, llama"):
+        judge_for(server, tmp_path, monkeypatch).check()
     with FakeOpenAI(good_script, models=None) as server:      # no /models route: accepted
         judge_for(server, tmp_path, monkeypatch).check()
     with FakeOpenAI(good_script) as server:
