@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import re
 import sys
 
 from saebench.errors import SaeBenchError, did_you_mean
@@ -13,7 +16,7 @@ CONFIG_GROUPS = ("model", "sae", "corpus", "suite", "judge")
 USAGE = """usage: saebench <command> [args]
 
 commands:
-  run [hydra overrides]   evaluate SAEs (default: the bundled demo), e.g.
+  run [hydra overrides]   evaluate SAEs (default: the bundled demo; --debug shows tracebacks), e.g.
                           saebench run sae=demo_topk task.core.n_tokens=32768 device=cuda dtype=bfloat16
                           saebench run -m sae=demo_relu,demo_topk
   list [what] [--json]    tasks and metrics, SAE configs (`list saes`), probing datasets (`list datasets`),
@@ -33,7 +36,11 @@ commands:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every error saebench raises is one `error:` line (exit 1). `--debug` (or
+    HYDRA_FULL_ERROR=1) shows tracebacks; an unexpected exception is reported as an internal error."""
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    args = [a for a in args if a != "--debug"]
     if not args:
         args = ["run"]
     command, rest = args[0], args[1:]
@@ -48,7 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         return {"run": _run, "list": _list, "cache": _cache, "gate": _gate, "leaderboard": _leaderboard,
                 "export": _export, "results": _results}[command](rest)
     except SaeBenchError as e:
+        if debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; completed units are saved and a rerun resumes", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001  (a bug: one line, the traceback behind --debug)
+        if debug:
+            raise
+        print(f"error: internal error {type(e).__name__}: {e} (rerun with --debug for the traceback, and please "
+              "report it)", file=sys.stderr)
         return 1
 
 
@@ -82,14 +100,112 @@ def _rewrite_overrides(args: list[str]) -> list[str]:
     return out
 
 
+SECRET_LEAF = re.compile(r"(^|_)(api_?key|secret|password|token|access_key)$", re.IGNORECASE)
+
+
+def _refuse_secrets(args: list[str]) -> None:
+    """A key on the command line ends up in shell history, process lists and logs: refuse it before
+    anything (hydra included) can write or echo it. The value is never repeated in the message."""
+    from saebench.errors import ConfigError
+
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        leaf = key.lstrip("+~").rsplit(".", 1)[-1]
+        looks_secret = value.strip("'\"").startswith(("sk-", "hf_", "sk_")) and len(value) >= 16
+        if sep and (SECRET_LEAF.search(leaf) or looks_secret):
+            raise ConfigError(f"Refusing `{key}=...` on the command line: it looks like a secret, which would be kept "
+                              "in shell history and logs. Put it in an environment variable and name the variable "
+                              "(e.g. judge.api_key_env=OPENAI_API_KEY). Nothing was written.")
+
+
+def _task_overrides(args: list[str], tasks_in_config: set[str] | None) -> list[str]:
+    """Check every override's top-level key, and (given the tasks the composed config has) the
+    `task.<name>[.<param>]=value` overrides against the registry (did-you-mean for unknown tasks
+    and parameters) and let a valid parameter of a selected task be set whether or not the suite lists
+    it (hydra would otherwise ask for `+`). A parameter of a task the run does not include is an error
+    unless written `+task...` (which adds the task)."""
+    import dataclasses
+
+    from saebench.config import _RUN_KEYS
+    from saebench.errors import ConfigError
+    from saebench.metrics import discover
+
+    registry = discover()
+    top_level = sorted(_RUN_KEYS | set(CONFIG_GROUPS) | {"hydra", "saes"})
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        first = key.lstrip("+~").split(".")[0]
+        if sep and first not in top_level and not arg.startswith("-"):
+            raise ConfigError(did_you_mean(first, top_level, "run setting") + f" (in the override `{key}`)")
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        prefix = key[:len(key) - len(key.lstrip("+~"))]
+        parts = key.lstrip("+~").split(".")
+        if tasks_in_config is None or parts[0] != "task" or len(parts) < 2:
+            out.append(arg)
+            continue
+        name = parts[1]
+        if name not in registry:
+            raise ConfigError(did_you_mean(name, [n for n, _ in registry.items()], "task") +
+                              f" (in the override `{key}`)")
+        if len(parts) >= 3 and sep:
+            fields = [f.name for f in dataclasses.fields(registry.get(name).params)]
+            if parts[2] not in fields:
+                raise ConfigError(did_you_mean(parts[2], fields, f"parameter of task {name!r}") +
+                                  f" (in the override `{key}`)")
+            if not prefix:
+                if name not in tasks_in_config:
+                    raise ConfigError(f"`{key}` sets a parameter of task {name!r}, which this run does not include "
+                                      f"(its tasks: {sorted(tasks_in_config)}). Add the task with `+{arg}`, or "
+                                      "choose a suite that has it.")
+                arg = f"++{arg}"
+        out.append(arg)
+    return out
+
+
 def _run(args: list[str]) -> int:
+    """`saebench run`: compose the config (hydra's compose API: nothing is written, no `outputs/` folder),
+    validate, run. `-m` sweeps go through hydra's launcher (no config copies are saved either)."""
+    from saebench import config as _config  # noqa: F401  (registers the ${saebench_asset:...} resolver)
+
+    _refuse_secrets(args)
+    args = _rewrite_overrides(args)
+    if any(a in ("-m", "--multirun") for a in args):
+        return _multirun(args)
+    _setup_logging()
+    from saebench.api import run_config
+    from saebench.config import compose, run_config_from_hydra
+
+    _task_overrides(args, None)
+    plain = [a for a in args if not a.lstrip("+~").startswith("task.")]
+    tasks_in_config = set((_compose(compose, plain).get("task") or {}).keys())
+    cfg = _compose(compose, _task_overrides(args, tasks_in_config))
+    report = run_config(run_config_from_hydra(cfg))
+    _print_report(report)
+    return 1 if report.failed else 0
+
+
+def _compose(compose, overrides: list[str]):
+    """hydra composition; its errors (bad override syntax, unknown keys or options) become ConfigErrors."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from saebench.errors import ConfigError
+
+    try:
+        return compose(overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"{message} (overrides: {' '.join(overrides)})") from None
+
+
+def _multirun(args: list[str]) -> int:
     import hydra
     from omegaconf import DictConfig
 
-    from saebench import config as _config  # noqa: F401  (registers the ${saebench_asset:...} resolver)
     from saebench.paths import config_dir
 
-    args = _rewrite_overrides(args)
     state = {"failed": 0}
 
     @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -102,12 +218,19 @@ def _run(args: list[str]) -> int:
         state["failed"] += len(report.failed)
 
     saved_argv = sys.argv
-    sys.argv = ["saebench run", *args]
+    sys.argv = ["saebench run", *args, "hydra.output_subdir=null"]
     try:
         app()
     finally:
         sys.argv = saved_argv
     return 1 if state["failed"] else 0
+
+
+def _setup_logging() -> None:
+    """INFO to stderr in hydra's format; HTTP client chatter (a line per judge request) only as warnings."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    for noisy in ("httpx", "httpcore", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _print_report(report) -> None:

@@ -6,9 +6,13 @@ Two ways to pair rows:
   metric, the baseline SAEs' best values along L0 (Pareto frontier, in the metric's direction), linearly
   interpolated in log L0. A candidate outside the baseline's L0 range has no match (reported).
 
-A row is worse when it moves against the metric's direction by more than the allowed tolerance:
-`z * sqrt(se_a^2 + se_b^2)` when both rows carry a standard error, else `abs + rel * |baseline|` from the
-config (per metric, falling back to the default). Directions, headline flags and headline k come from
+The config's tolerance `abs + rel * |baseline|` (per metric, falling back to the default) is the smallest
+change it cares about; when both rows carry a standard error, the noise is `z * sqrt(se_a^2 + se_b^2)`.
+A row is `worse` when it moves against the metric's direction by more than both; `better` likewise the
+other way. When the noise exceeds the tolerance, the comparison cannot detect a change of that size: the
+row is `underpowered` (it fails unless `fail_on_underpowered` is false), naming the noise and the
+tolerance, so a large change hidden in large noise is never `ok`. Raise the tolerance to what the data
+can resolve, or reduce the noise (more seeds, tokens or examples). Directions, headline flags and headline k come from
 the metric catalogue stamped on the result rows, never from plugin code:
 - a metric declared without a direction is reported (`info`), never gated;
 - a metric whose direction is unknown (rows without a catalogue, or a name in `metrics:` that no row
@@ -37,7 +41,7 @@ from saebench.results import catalogue, read_many, representative
 
 UNKNOWN = "unknown"       # direction of a metric no catalogue describes
 DIRECTION_NAMES = {"higher": True, "lower": False, "none": None}
-FAILING = ("worse", "missing", "undefined", "unknown-direction", "incomparable")
+FAILING = ("worse", "underpowered", "missing", "undefined", "unknown-direction", "incomparable")
 
 KEY = ["task", "metric", "subset", "k"]
 
@@ -60,6 +64,7 @@ class GateConfig:
     fail_on_missing: bool = True
     fail_on_unknown_direction: bool = True
     fail_on_incomparable: bool = True
+    fail_on_underpowered: bool = True
     directions: dict[str, str] = field(default_factory=dict)  # "task/metric" or "metric" -> higher|lower|none
 
     def __post_init__(self) -> None:
@@ -105,6 +110,7 @@ class GateReport:
         failing |= {"missing", "undefined"} if c.fail_on_missing else set()
         failing |= {"unknown-direction"} if c.fail_on_unknown_direction else set()
         failing |= {"incomparable"} if c.fail_on_incomparable else set()
+        failing |= {"underpowered"} if c.fail_on_underpowered else set()
         return bool(self.rows["verdict"].isin(sorted(failing)).any())
 
     def table(self) -> str:
@@ -120,8 +126,8 @@ class GateReport:
                  f"match: `{self.config.match}`; " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())), "",
                  "| SAE | task | metric | subset | k | baseline | candidate | delta | allowed | verdict | note |",
                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        order = {"worse": 0, "incomparable": 1, "unknown-direction": 2, "missing": 3, "undefined": 4, "no-match": 5,
-                 "better": 6, "ok": 7, "info": 8}
+        order = {"worse": 0, "underpowered": 1, "incomparable": 2, "unknown-direction": 3, "missing": 4,
+                 "undefined": 5, "no-match": 6, "better": 7, "ok": 8, "info": 9}
         for r in self.rows.sort_values("verdict", key=lambda s: s.map(order), kind="stable").itertuples():
             verdict = f"**{r.verdict}**" if r.verdict in FAILING and self._fails(r.verdict) else r.verdict
             cells = [r.sae_id, r.task, r.metric, _cell(r.subset), _cell(r.k), _num(r.baseline), _num(r.candidate),
@@ -133,7 +139,8 @@ class GateReport:
         c = self.config
         return {"worse": True, "missing": c.fail_on_missing, "undefined": c.fail_on_missing,
                 "unknown-direction": c.fail_on_unknown_direction,
-                "incomparable": c.fail_on_incomparable}.get(verdict, False)
+                "incomparable": c.fail_on_incomparable,
+                "underpowered": c.fail_on_underpowered}.get(verdict, False)
 
 
 def _cell(v: Any) -> str:
@@ -274,16 +281,23 @@ def _verdict(p: dict, higher_is_better, config: GateConfig) -> dict:
         return {**nan, "verdict": "undefined"}
     delta = float(cand) - float(base)
     se_b, se_c = p.get("baseline_stderr"), p.get("candidate_stderr")
-    if _finite(se_b) and _finite(se_c):
-        allowed = config.z * math.sqrt(se_b ** 2 + se_c ** 2)
-    else:
-        tol = config.tolerance(p["task"], p["metric"])
-        allowed = tol.abs + tol.rel * abs(float(base))
+    tol = config.tolerance(p["task"], p["metric"])
+    tolerance = tol.abs + tol.rel * abs(float(base))
+    noise = config.z * math.sqrt(se_b ** 2 + se_c ** 2) if _finite(se_b) and _finite(se_c) else 0.0
+    allowed = max(tolerance, noise)
     if higher_is_better is None:
         return {"delta": delta, "allowed": allowed, "verdict": "info"}
     worse_by = -delta if higher_is_better else delta
-    verdict = "worse" if worse_by > allowed else ("better" if -worse_by > allowed else "ok")
-    return {"delta": delta, "allowed": allowed, "verdict": verdict}
+    if worse_by > allowed:
+        return {"delta": delta, "allowed": allowed, "verdict": "worse"}
+    if -worse_by > allowed:
+        return {"delta": delta, "allowed": allowed, "verdict": "better"}
+    if noise > tolerance:
+        return {"delta": delta, "allowed": allowed, "verdict": "underpowered",
+                "note": (f"noise z*se = {noise:.3g} exceeds the tolerance {tolerance:.3g} "
+                         f"({p['task']}/{p['metric']}): a change of that size cannot be detected; raise the "
+                         "tolerance to what the data resolve, or add seeds / tokens")}
+    return {"delta": delta, "allowed": allowed, "verdict": "ok"}
 
 
 def _finite(v) -> bool:

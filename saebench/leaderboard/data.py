@@ -6,9 +6,11 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from saebench.errors import DataError
 from saebench.results import catalogue, direction_of, read_details, read_many, representative
 
 
@@ -80,7 +82,10 @@ def headline_columns(rows: pd.DataFrame) -> list[Column]:
 def load_board(roots: list[str]) -> Board:
     rows = representative(read_many(roots))
     if rows.empty:
-        raise ValueError(f"No metric rows under {roots}; run `saebench run` first.")
+        missing = [r for r in roots if not (Path(r) / "metrics").is_dir()]
+        where = f"{missing} (not saebench result folders: no metrics/ inside)" if missing else f"{roots}"
+        raise DataError(f"No metric rows under {where}; run `saebench run` first, or name the folder it wrote "
+                        "(output_dir).")
     columns = headline_columns(rows)
     facts = (rows.sort_values("created_at").groupby("sae_id", sort=True)
              .agg(model=("model", "last"), hook=("hook", "last"), architecture=("architecture", "last"),

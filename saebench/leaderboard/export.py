@@ -210,6 +210,11 @@ BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp"
 def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:
     """Write `<output>/<eval_type_id>/<sae>_eval_results.json` for every (SAE, task); returns the paths."""
     rows = representative(read_many([str(r) for r in results]))
+    if rows.empty:
+        from saebench.errors import DataError
+
+        raise DataError(f"No metric rows under {list(map(str, results))}; nothing to export (run `saebench run` "
+                        "first, or name the folder it wrote).")
     details = pd.concat([read_details(r) for r in results], ignore_index=True)
     out = Path(output)
     written = []

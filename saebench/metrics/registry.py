@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from saebench.checks import check_keys
+from saebench.checks import check_keys, check_types
 from saebench.errors import ConfigError
 from saebench.metrics.api import EvalContext, MetricInfo, SAEResult
 from saebench.metrics.applicability import Applicability
@@ -56,6 +56,7 @@ class PluginInfo:
         """Build the frozen Params from config values; unknown keys fail listing the valid ones."""
         values = dict(values or {})
         check_keys(values, [f.name for f in dataclasses.fields(self.params)], f"the parameters of task {self.name!r}")
+        check_types(values, self.params, f"task.{self.name}")
         try:
             return self.params(**values)
         except (TypeError, ValueError) as e:

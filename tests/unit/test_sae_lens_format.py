@@ -158,3 +158,22 @@ def test_width_and_hook_mismatch_against_a_model(saved, stories):
     far = load_sae({"id": "far", "path": str(saved), "hook": "blocks.9.hook_resid_post"})
     with pytest.raises(IncompatibleSAEError, match="valid layers: 0..4"):
         check_compatible(far, stories)
+
+
+@pytest.mark.parametrize("version", ["v5", "v6"])
+def test_a_cfg_without_architecture_is_relu_only_where_sae_lens_says_so(tmp_path, version):
+    """SAE Lens defaults a missing `architecture` to 'standard' for pre-6.0 configs only; a 6.x cfg
+    without it is an error naming the key, not a silent ReLU."""
+    save_sae_lens(make("relu"), tmp_path / "sae", cfg_version=version, model_name="tiny")
+    path = tmp_path / "sae" / "cfg.json"
+    cfg = json.loads(path.read_text())
+    cfg.pop("architecture", None)
+    if version == "v5":
+        cfg["sae_lens_version"] = "5.9.1"
+    path.write_text(json.dumps(cfg))
+    spec = {"id": "x", "path": str(tmp_path / "sae")}
+    if version == "v5":
+        assert isinstance(load_sae(spec), ReLUSAE)
+    else:
+        with pytest.raises(SAELoadError, match="no 'architecture' key.*Add it"):
+            load_sae(spec)

@@ -73,6 +73,15 @@ def _flatten_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _architecture(cfg: dict[str, Any], sae_id: str) -> tuple[str, bool, dict[str, Any]]:
+    """(saebench architecture, is transcoder, hyperparameters). A cfg without `architecture` is 'standard'
+    only where SAE Lens itself defaults it so: configs written before SAE Lens 6.0 (its
+    `handle_pre_6_0_config`); a 6.x cfg without it is an error, not a guess."""
+    if "architecture" not in cfg:
+        version = str(cfg.get("sae_lens_version") or "")
+        major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+        if major >= 6 or isinstance(cfg.get("metadata"), dict):
+            raise SAELoadError(f"SAE {sae_id!r}: cfg.json has no 'architecture' key, which SAE Lens "
+                               f"{version or '6.x'} configs must have. Add it (one of: {', '.join(ARCH_MAP)}).")
     name = str(cfg.get("architecture", "standard"))
     if name not in ARCH_MAP:
         raise SAELoadError(f"SAE {sae_id!r}: architecture {name!r} is not supported by the SAE Lens loader. "

@@ -68,7 +68,7 @@ def load_sparsify(spec: SAESpec, env=None) -> LinearSAE:
     """Load one sparsify SAE or transcoder (a hookpoint folder), local or from the hub."""
     folder, source = resolve_folder(spec, "sparsify", required=[CFG_FILE, WEIGHTS_FILE])
     cfg = read_json(folder / CFG_FILE, spec.id, hint="A sparsify hookpoint folder holds cfg.json and sae.safetensors")
-    activation = cfg.get("activation", "topk")
+    activation = cfg.get("activation", "topk")        # sparsify's SparseCoderConfig default
     if activation != "topk":
         raise SAELoadError(f"SAE {spec.id!r}: sparsify activation {activation!r} is not supported; supported: topk.")
     state = read_safetensors(folder / WEIGHTS_FILE, spec.id)
