@@ -48,7 +48,7 @@ def counts(root: Path, n_units: int) -> dict:
 
 
 def adversarial_ids(out: Path) -> dict:
-    ids = ["./runs/sae1", "../x", "x/y", "x__y", "x_y", "a$b/${oops}", "<b>bold</b>", "q'uote", "x" * 300]
+    ids = ["./runs/sae1", "../x", "x/y", "x__y", "x_y", "a$b/c", "<b>bold</b>", "é/ü", "x" * 300]
     specs = ",".join(f"{{id:'{i}',path:'{asset('demo_saes/relu')}'}}" for i in ids)
     cli(out, "run", *CORE, f"saes=[{specs}]", "output_dir=res", f"cache_dir={out / 'cache'}")
     again = cli(out, "run", *CORE, f"saes=[{specs}]", "output_dir=res", f"cache_dir={out / 'cache'}")
@@ -78,7 +78,8 @@ def kills(out: Path, n: int) -> dict:
     cli(out, "run", *args, f"output_dir={ref}")
     n_units = read_metrics(ref).groupby(["sae_id", "task"]).ngroups
     killed = out / "killed"
-    delays = [0.5 + 1.5 * i for i in range(n)]
+    delays = [3.0 + 0.6 * i for i in range(n)]      # from the first unit written to the last
+    progress = []
     for delay in delays:
         proc = subprocess.Popen([sys.executable, "-m", "saebench.cli", "run", *args, f"output_dir={killed}"], cwd=out,
                                 env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -86,14 +87,16 @@ def kills(out: Path, n: int) -> dict:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        present = read_metrics(killed) if (killed / "metrics").exists() else pd.DataFrame(columns=["sae_id", "task"])
+        progress.append(present.groupby(["sae_id", "task"]).ngroups)
     cli(out, "run", *args, f"output_dir={killed}")
     a = read_metrics(ref).sort_values(["sae_id", "metric", "subset", "k"]).reset_index(drop=True)
     b = read_metrics(killed).sort_values(["sae_id", "metric", "subset", "k"]).reset_index(drop=True)
     pd.testing.assert_series_equal(a.value, b.value)          # bit-identical values
     c = counts(killed, n_units)
     assert c["units present"] == n_units and c["duplicated rows"] == 0
-    return {**c, "note": f"kill -9 after {', '.join(f'{d:.1f}' for d in delays)} s, then resume: values equal to an "
-                         "uninterrupted run"}
+    return {**c, "note": f"kill -9 after {', '.join(f'{d:.1f}' for d in delays)} s (units done after each: "
+                         f"{progress}), then resume: values equal to an uninterrupted run"}
 
 
 def corrupt_parts(out: Path) -> dict:

@@ -197,7 +197,9 @@ def _compose(compose, overrides: list[str]):
         return compose(overrides)
     except (HydraException, OmegaConfBaseException) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"{message} (overrides: {' '.join(overrides)})") from None
+        message = message if len(message) <= 400 else message[:400] + " ..."
+        raise ConfigError(f"{message} (hydra override syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
+                          ) from None
 
 
 def _multirun(args: list[str]) -> int:
