@@ -72,7 +72,8 @@ def evaluate(saes: Any, model: str | Mapping[str, Any] | ModelConfig, tasks: Any
              corpus: str | Mapping[str, Any] | CorpusSpec | None = None, output_dir: str = "results",
              device: str = "auto", dtype: str | None = None, seed: int = 0, force: bool = False,
              fail_fast: bool = False, max_saes_per_group: int = 16, cache_dir: str | None = None,
-             activation_cache: str = "disk", judge: Mapping[str, Any] | None = None) -> pd.DataFrame:
+             activation_cache: str = "disk", judge: Mapping[str, Any] | None = None,
+             threads: int | None = None) -> pd.DataFrame:
     """Evaluate SAEs on a model; returns the tidy metric rows of these SAEs and tasks (the run's
     `RunReport` is in `df.attrs["report"]`). Results are written to `output_dir` and resumed like a CLI
     run.
@@ -100,7 +101,7 @@ def evaluate(saes: Any, model: str | Mapping[str, Any] | ModelConfig, tasks: Any
                    tasks={k: dict(v or {}) for k, v in tasks.items()}, device=device, dtype=dtype, seed=seed,
                    output_dir=str(output_dir), force=force, fail_fast=fail_fast,
                    max_saes_per_group=max_saes_per_group, cache_dir=cache_dir, activation_cache=activation_cache,
-                   judge=dict(judge) if judge else None)
+                   judge=dict(judge) if judge else None, threads=threads)
     report = run_config(rc)
     from saebench.results import latest, read_metrics
 

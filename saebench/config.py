@@ -42,6 +42,7 @@ class RunConfig:
     cache_dir: str | None = None
     activation_cache: str = "disk"
     judge: dict[str, Any] | None = None      # configs/judge: the auto-interp LLM backend (no secrets)
+    threads: int | None = None               # torch CPU threads; None: physical cores (or OMP_NUM_THREADS)
 
     def __post_init__(self) -> None:
         if self.activation_cache not in ("disk", "memory"):
@@ -60,7 +61,7 @@ class RunConfig:
 
 
 _RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
-             "max_saes_per_group", "cache_dir", "activation_cache", "judge"}
+             "max_saes_per_group", "cache_dir", "activation_cache", "judge", "threads"}
 
 
 def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -100,7 +101,14 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         cache_dir=top.get("cache_dir"),
         activation_cache=str(top.get("activation_cache", "disk")),
         judge=top.get("judge"),
+        threads=None if top.get("threads") is None else _int(top["threads"], "threads"),
     )
+
+
+def _int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}={value!r} is not an integer.")
+    return value
 
 
 def sae_specs(raw: Any) -> list[SAESpec]:

@@ -43,7 +43,7 @@ from saebench.saes.fingerprint import sae_fingerprint
 from saebench.saes.spec import SAESpec
 from saebench.services import Services, TokenStream
 from saebench.services.fits import fit_controls, fit_key, needs_fit
-from saebench.torch_utils import dtype_name, resolve_device, resolve_dtype
+from saebench.torch_utils import dtype_name, resolve_device, resolve_dtype, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class RunReport:
     outcomes: list[UnitOutcome] = field(default_factory=list)
     model: str | None = None        # the model's identity as stamped on the rows (name)
     peak_saes_loaded: int = 0       # most SAEs held at once (planning and chunks), for the memory contract
+    threads: int = 0                # torch CPU threads the run used (in every manifest row's info_json)
 
     @property
     def failed(self) -> list[UnitOutcome]:
@@ -249,6 +250,7 @@ def run(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> RunRepor
     check_inputs(rc, tasks)
     torch.manual_seed(rc.seed)
     state = _Run(rc, tasks)
+    state.report.threads = set_threads(rc.threads)
     try:
         plans = plan_saes(state)
         pending = [p for p in plans if p.pending]
@@ -488,7 +490,8 @@ def run_chunk(state: _Run, ctx: EvalContext, t: PlannedTask, by_id: dict[str, Pl
                               d_sae=sae.d_sae, hook=md.hook, params_json=t.params_json, params_hash=t.params_hash,
                               sae_json=json.dumps(sae.describe(), sort_keys=True, default=str),
                               sae_fingerprint=by_id[result.sae_id].fingerprint, **common)
-            writer.write_unit(stamp, result.metrics, result.details, duration, result.info, t.info.catalogue,
+            info = {**result.info, "threads": report.threads}
+            writer.write_unit(stamp, result.metrics, result.details, duration, info, t.info.catalogue,
                               result.status, result.reason)
             report.outcomes.append(UnitOutcome(result.sae_id, t.name, result.status, result.reason, result=result))
     except Exception as e:  # one failing group must not lose the other groups' results

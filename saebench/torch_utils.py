@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from saebench.errors import ConfigError
@@ -42,3 +44,40 @@ def resolve_device(name: str | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} was requested but CUDA is not available here. Use device=cpu.")
     return device
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyper-threads counted once); the affinity count where
+    /proc/cpuinfo does not say."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores, cpu, phys = set(), None, None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = fh.readlines()
+    except OSError:
+        lines = []
+    try:
+        for line in lines:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "processor":
+                cpu, phys = int(value), None
+            elif key == "physical id":
+                phys = value.strip()
+            elif key == "core id" and cpu in allowed:
+                cores.add((phys, value.strip()))
+    except ValueError:
+        cores = set()
+    return len(cores) or len(allowed) or 1
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads: `threads` when given; else torch's own choice when the user set
+    OMP_NUM_THREADS / MKL_NUM_THREADS; else the physical cores. Returns the count in use."""
+    if threads is not None:
+        if int(threads) < 1:
+            raise ConfigError(f"threads must be >= 1 (or null for the physical cores), got {threads}.")
+        torch.set_num_threads(int(threads))
+    elif not (os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS")):
+        torch.set_num_threads(physical_cores())
+    return torch.get_num_threads()

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from saebench.metrics.api import Details, MetricValue
-from saebench.metrics.core.stderr import RowMeans
+from saebench.metrics.core.stderr import RowMeans, RowValues
 
 COS_EPS = 1e-12
 
@@ -30,7 +30,7 @@ class ReconstructionStats:
                  ) -> None:
         self.d_in, self.d_sae = d_in, d_sae
         self.reference_batch_rows = reference_batch_rows
-        self.row_sums: dict[str, list[torch.Tensor]] = {k: [] for k in ("n", "x_sq", "resid_sq", "xhat_sq", "dot")}
+        self.row_sums = {k: RowValues() for k in ("n", "x_sq", "resid_sq", "xhat_sq", "dot")}
         self.n_tokens = 0
         self.shift: torch.Tensor | None = None
         z = dict(dtype=torch.float64, device=device)
@@ -57,10 +57,10 @@ class ReconstructionStats:
         xhat_sq = (xh64 * xh64).sum(-1)
         dot = (x64 * xh64).sum(-1)
         x_sq = (x64 * x64).sum(-1)
-        for name, per_row in (("n", row_counts), ("x_sq", (x_sq * w).sum(-1)), ("resid_sq", (resid_sq * w).sum(-1)),
-                              ("xhat_sq", (xhat_sq * w).sum(-1)), ("dot", (dot * w).sum(-1))):
-            self.row_sums[name].append(per_row)    # moved to the host once, in finish()
+        per_row = {"n": row_counts, "x_sq": (x_sq * w).sum(-1), "resid_sq": (resid_sq * w).sum(-1),
+                   "xhat_sq": (xhat_sq * w).sum(-1), "dot": (dot * w).sum(-1)}
         if n == 0:
+            self._keep_rows(per_row, {})
             return
         if self.shift is None:
             self.shift = (x64 * w[..., None]).sum((0, 1)) / n
@@ -72,15 +72,25 @@ class ReconstructionStats:
         cos = dot / (norm_in * norm_out).clamp_min(COS_EPS)   # 0 when either vector is zero
         ratio = norm_out / norm_in.clamp_min(COS_EPS)
         active = f != 0                                  # '!=' so signed codes (PCA, identity) count
+        f64 = f.double()                                 # the one [B, L, d_sae] float64 temporary
         per_token = {"mse_per_element": resid_sq / self.d_in, "cossim": cos, "l2_norm_in": norm_in,
                      "l2_norm_out": norm_out, "l2_ratio": ratio, "l0": active.sum(-1).double(),
-                     "l1": f.double().sum(-1), "l1_abs": f.double().abs().sum(-1)}
-        for name, values in per_token.items():
-            self.per_token[name].add((values * w).sum(-1), row_counts)
+                     "l1": f64.sum(-1), "l1_abs": f64.abs().sum(-1)}
+        self._keep_rows(per_row, {name: (values * w).sum(-1) for name, values in per_token.items()})
         kept_active = active & keep[..., None]
         self.fire_counts += kept_active.sum((0, 1))
-        self.sum_f_when_firing += (f.double() * kept_active).sum((0, 1))
+        self.sum_f_when_firing += f64.mul_(kept_active).sum((0, 1))
         self.n_tokens += n
+
+    def _keep_rows(self, row_sums: dict[str, torch.Tensor], token_sums: dict[str, torch.Tensor]) -> None:
+        """Per-row values to the host in one transfer, kept as Python floats (see RowValues)."""
+        names = list(row_sums) + list(token_sums)
+        host = torch.stack([*row_sums.values(), *token_sums.values()]).cpu()
+        values = dict(zip(names, host, strict=True))
+        for name in row_sums:
+            self.row_sums[name].extend(values[name])
+        for name in token_sums:
+            self.per_token[name].add(values[name], values["n"])
 
     def total_variance(self) -> float:
         """sum_t ||x_t - mean(x)||^2 over kept tokens."""
@@ -93,9 +103,9 @@ class ReconstructionStats:
         explained_variance = 1 - mean_b(R_b) / (S - (S / d)^2) with S = mean_b(mean_t ||x||^2) and R_b the
         batch's mean ||x - x_hat||^2 (its uncentred formula, as implemented); mse = mean over tokens of
         ||x - x_hat||^2 / N_b; relative_reconstruction_bias = mean_b(sum ||x_hat||^2 / sum <x, x_hat>)."""
-        if not self.row_sums["n"]:
+        if not len(self.row_sums["n"]):
             return {"explained_variance": math.nan, "mse": math.nan, "relative_reconstruction_bias": math.nan}
-        rows = {k: torch.cat(v).cpu() for k, v in self.row_sums.items()}
+        rows = {k: v.tensor() for k, v in self.row_sums.items()}
         batch = torch.arange(len(rows["n"])) // self.reference_batch_rows
         sums = {k: torch.zeros(int(batch.max()) + 1, dtype=torch.float64).index_add_(0, batch, v)
                 for k, v in rows.items()}

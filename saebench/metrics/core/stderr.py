@@ -7,20 +7,37 @@ import math
 import torch
 
 
+class RowValues:
+    """A growing float64 column kept as Python floats: small, long-lived per-batch values must not be
+    heap tensors interleaved with each batch's large temporaries, or glibc cannot reuse the freed space
+    and the process grows by the batch's temporaries every batch (heap fragmentation)."""
+
+    def __init__(self) -> None:
+        self._values: list[float] = []
+
+    def extend(self, values: torch.Tensor) -> None:
+        self._values.extend(values.detach().double().cpu().tolist())
+
+    def tensor(self) -> torch.Tensor:
+        return torch.tensor(self._values, dtype=torch.float64)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class RowMeans:
     """Accumulates per-row sums and counts of a per-token quantity; mean and clustered stderr."""
 
     def __init__(self) -> None:
-        self._sums: list[torch.Tensor] = []
-        self._counts: list[torch.Tensor] = []
+        self._sums = RowValues()
+        self._counts = RowValues()
 
     def add(self, row_sums: torch.Tensor, row_counts: torch.Tensor) -> None:
-        self._sums.append(row_sums.detach().double().cpu())
-        self._counts.append(row_counts.detach().double().cpu())
+        self._sums.extend(row_sums)
+        self._counts.extend(row_counts)
 
     def _cat(self) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.cat(self._sums) if self._sums else torch.zeros(0, dtype=torch.float64)
-        n = torch.cat(self._counts) if self._counts else torch.zeros(0, dtype=torch.float64)
+        y, n = self._sums.tensor(), self._counts.tensor()
         keep = n > 0
         return y[keep], n[keep]
 
