@@ -109,7 +109,8 @@ def test_sae_lens_normalize_modes(tmp_path):
     f = relu(((x - mu) / (sd + 1e-5) - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
     check_matches(sae, x, f, (f @ t["W_dec"] + t["b_dec"]) * sd + mu, t["W_dec"])
     with pytest.raises(SAELoadError, match="normalize_activations='bogus' is unknown; supported: none"):
-        load_sae({"id": "b", "path": str(write_sae_lens(tmp_path / "b", t, {"normalize_activations": "bogus"}))})
+        bogus = {"architecture": "standard", "normalize_activations": "bogus"}
+        load_sae({"id": "b", "path": str(write_sae_lens(tmp_path / "b", t, bogus))})
 
 
 def test_sae_lens_sparsity_file_and_default_apply_b_dec(tmp_path):
