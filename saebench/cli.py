@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if command == "run":
+        _export_threads(rest)
     if command not in COMMANDS:
         print(did_you_mean(command, COMMANDS, "command"), file=sys.stderr)
         print(USAGE, file=sys.stderr)
@@ -68,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error {type(e).__name__}: {e} (rerun with --debug for the traceback, and please "
               "report it)", file=sys.stderr)
         return 1
+
+
+def _export_threads(args: list[str]) -> None:
+    """`threads=N`: export OMP_NUM_THREADS / MKL_NUM_THREADS before torch is imported (the only safe way
+    to give torch a thread count other than 1; see `saebench.torch_utils.set_threads`)."""
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") == "threads" and value.isdigit() and int(value) >= 1 and "torch" not in sys.modules:
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = value
 
 
 def _rewrite_overrides(args: list[str]) -> list[str]:

@@ -42,7 +42,7 @@ class RunConfig:
     cache_dir: str | None = None
     activation_cache: str = "disk"
     judge: dict[str, Any] | None = None      # configs/judge: the auto-interp LLM backend (no secrets)
-    threads: int | None = None               # torch CPU threads; None: physical cores (or OMP_NUM_THREADS)
+    threads: int | None = None               # torch CPU threads; None: torch's choice (see torch_utils.set_threads)
 
     def __post_init__(self) -> None:
         if self.activation_cache not in ("disk", "memory"):

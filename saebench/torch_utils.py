@@ -72,12 +72,24 @@ def physical_cores() -> int:
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads: `threads` when given; else torch's own choice when the user set
-    OMP_NUM_THREADS / MKL_NUM_THREADS; else the physical cores. Returns the count in use."""
-    if threads is not None:
-        if int(threads) < 1:
-            raise ConfigError(f"threads must be >= 1 (or null for the physical cores), got {threads}.")
-        torch.set_num_threads(int(threads))
-    elif not (os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS")):
-        torch.set_num_threads(physical_cores())
-    return torch.get_num_threads()
+    """Torch's CPU thread count for this run; returns the count in use (recorded in provenance).
+
+    None keeps torch's own choice (the physical cores, or OMP_NUM_THREADS). Torch cannot safely change
+    its count to another value > 1 once running: after `torch.set_num_threads(2 or 3)` on torch 2.13 CPU,
+    MKL's batched LU in the sparse-probing fits returned invalid pivots ("Pivots given to lu_solve must
+    all be greater or equal to 1"; reproduced with the bundled demo). So `threads=N` is applied where it
+    is safe: the CLI exports OMP_NUM_THREADS / MKL_NUM_THREADS before torch is imported, and in-process
+    only a drop to 1 thread is made; any other change is a clear error saying how to set it."""
+    if threads is None:
+        return torch.get_num_threads()
+    if isinstance(threads, bool) or int(threads) < 1:
+        raise ConfigError(f"threads must be >= 1 (or null for torch's choice: the physical cores), got {threads}.")
+    threads = int(threads)
+    if threads == torch.get_num_threads() or os.environ.get("OMP_NUM_THREADS") == str(threads):
+        return torch.get_num_threads()        # already applied at start-up (torch may cap it at the cores)
+    if threads == 1:
+        torch.set_num_threads(1)
+        return 1
+    raise ConfigError(f"threads={threads}: torch is already running with {torch.get_num_threads()} threads and cannot "
+                      f"safely change to {threads} in-process; start Python with OMP_NUM_THREADS={threads} "
+                      f"MKL_NUM_THREADS={threads} (the saebench CLI does this for `threads={threads}`).")

@@ -35,8 +35,12 @@ def test_core_statistics_peak_rss_does_not_grow_with_batches():
     assert long < 1.15 * short and long - short < 100 * 1024, (short, long)
 
 
-def test_threads_are_set_and_recorded(tmp_path, monkeypatch):
+def test_threads_are_set_safely_and_recorded(tmp_path):
+    """threads=1 is applied in-process and recorded in the manifest; another count cannot be changed
+    safely once torch runs (MKL's batched LU broke after torch.set_num_threads(2 or 3)), so it is a
+    clear error there, and the CLI exports it before torch starts."""
     import json
+    import os
 
     import pytest
     import torch
@@ -45,7 +49,7 @@ def test_threads_are_set_and_recorded(tmp_path, monkeypatch):
     from saebench.errors import ConfigError
     from saebench.paths import asset
     from saebench.results import read_manifest
-    from saebench.torch_utils import physical_cores, set_threads
+    from saebench.torch_utils import set_threads
 
     before = torch.get_num_threads()
     try:
@@ -54,12 +58,16 @@ def test_threads_are_set_and_recorded(tmp_path, monkeypatch):
                         corpus=asset("corpus/stories260k_samples.jsonl"), output_dir=str(tmp_path / "out"),
                         cache_dir=str(tmp_path / "c"), device="cpu", threads=1)
         assert torch.get_num_threads() == 1 and rows.attrs["report"].threads == 1
-        info = json.loads(read_manifest(tmp_path / "out").info_json.iloc[0])
-        assert info["threads"] == 1
-        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-        assert set_threads(None) == physical_cores()
+        assert json.loads(read_manifest(tmp_path / "out").info_json.iloc[0])["threads"] == 1
+        assert set_threads(None) == 1 and set_threads(1) == 1
+        with pytest.raises(ConfigError, match="start Python with OMP_NUM_THREADS=3"):
+            set_threads(3)
         with pytest.raises(ConfigError, match="threads must be >= 1"):
             set_threads(0)
     finally:
         torch.set_num_threads(before)
+    script = "import os, sys; from saebench.cli import _export_threads; _export_threads(['threads=1']); " \
+             "import torch; print(torch.get_num_threads(), os.environ['MKL_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["1", "1"]          # exported before torch started
