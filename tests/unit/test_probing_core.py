@@ -159,6 +159,12 @@ def test_non_affine_decoder_is_refused():
     bad = Squared(sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec, metadata=sae.metadata)
     assert affine_decoder(sae) is None
     assert "not affine" in affine_decoder(bad)
+    # in bfloat16 (dtype=bfloat16 runs) a linear decoder is still affine and a squared one still is not
+    wide = ReLUSAE(torch.randn(64, 1024), torch.randn(1024, 64), torch.zeros(1024), torch.randn(64),
+                   metadata=sae.metadata)
+    assert affine_decoder(wide.to(torch.bfloat16)) is None
+    bad_wide = Squared(wide.W_enc, wide.W_dec, wide.b_enc, wide.b_dec, metadata=sae.metadata)
+    assert "not affine" in affine_decoder(bad_wide.to(torch.bfloat16))
 
 
 # ----- activation cache ----------------------------------------------------------------------------
