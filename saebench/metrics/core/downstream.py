@@ -22,10 +22,13 @@ def token_cross_entropy(logp: torch.Tensor, tokens: torch.Tensor) -> torch.Tenso
     return -logp[:, :-1].gather(-1, tokens[:, 1:, None]).squeeze(-1)
 
 
-def token_kl(logp_p: torch.Tensor, logp_q: torch.Tensor) -> torch.Tensor:
-    """KL(p || q) per position [B, L] from log-probabilities; 0·log 0 terms are 0."""
-    p = logp_p.exp()
-    return torch.where(p > 0, p * (logp_p - logp_q), torch.zeros_like(p)).sum(-1)
+def token_kl(logp_p: torch.Tensor, logp_q: torch.Tensor, p: torch.Tensor | None = None,
+             p_pos: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(p || q) per position [B, L] from log-probabilities; 0·log 0 terms are 0. `p` = exp(logp_p) and
+    `p_pos` = p > 0 may be passed in when p is shared by many comparisons (same values, computed once)."""
+    p = logp_p.exp() if p is None else p
+    p_pos = p > 0 if p_pos is None else p_pos
+    return torch.where(p_pos, p * (logp_p - logp_q), 0.0).sum(-1)
 
 
 class CleanReference:
@@ -37,11 +40,13 @@ class CleanReference:
         self.ce_mask = keep[:, :-1]
         self.kl_mask = keep
         self.ce = token_cross_entropy(self.logp, tokens)
+        self.p = self.logp.exp()            # shared by every comparison of this batch (one per SAE)
+        self.p_pos = self.p > 0
 
     def compare(self, other_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """CE [B, L-1] and KL(clean || other) [B, L] of another forward pass on the same tokens."""
         logp = F.log_softmax(other_logits.float(), dim=-1)
-        return token_cross_entropy(logp, self.tokens), token_kl(self.logp, logp)
+        return token_cross_entropy(logp, self.tokens), token_kl(self.logp, logp, self.p, self.p_pos)
 
 
 class DownstreamStats:
