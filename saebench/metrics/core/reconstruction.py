@@ -73,9 +73,11 @@ class ReconstructionStats:
         ratio = norm_out / norm_in.clamp_min(COS_EPS)
         active = f != 0                                  # '!=' so signed codes (PCA, identity) count
         f64 = f.double()                                 # the one [B, L, d_sae] float64 temporary
+        l1 = f64.sum(-1)
+        signed = bool((f < 0).any())                     # ReLU/TopK/JumpReLU codes: |f| = f, the same sum
         per_token = {"mse_per_element": resid_sq / self.d_in, "cossim": cos, "l2_norm_in": norm_in,
                      "l2_norm_out": norm_out, "l2_ratio": ratio, "l0": active.sum(-1).double(),
-                     "l1": f64.sum(-1), "l1_abs": f64.abs().sum(-1)}
+                     "l1": l1, "l1_abs": f64.abs().sum(-1) if signed else l1}
         self._keep_rows(per_row, {name: (values * w).sum(-1) for name, values in per_token.items()})
         kept_active = active & keep[..., None]
         self.fire_counts += kept_active.sum((0, 1))
