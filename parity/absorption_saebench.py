@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from core_saebench import load_sae  # the sibling script in parity/
+from core_saebench import load_sae, write_fixture  # the sibling script in parity/
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "parity" / "fixtures" / "absorption"
@@ -107,8 +107,7 @@ def main() -> None:
             }
             print(seed, sae_id, json.dumps(res["eval_result_metrics"]["mean"]))
         out["seeds"][str(seed)] = entry
-    args.out.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {args.out}")
+    write_fixture(args.out, out)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,13 @@ def load_sae(path: Path, model_name: str = str(MODEL), device: str = "cpu"):
     return sae.to(device)
 
 
+def write_fixture(path: Path, out: dict) -> None:
+    """Write a parity fixture as the tests read it: sorted, indented JSON (anything else as str)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
+    print(f"wrote {path}")
+
+
 def _plain(values):
     return values.tolist() if hasattr(values, "tolist") else values
 
@@ -112,8 +119,7 @@ def main() -> None:
             out["saes"][sae_id][f"exclude_special_{str(exclude).lower()}"] = {
                 "metrics": metrics, "feature_density": _plain(features["feature_density"])}
             print(sae_id, exclude, json.dumps(metrics)[:300])
-    args.out.write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
-    print(f"wrote {args.out}")
+    write_fixture(args.out, out)
 
 
 if __name__ == "__main__":

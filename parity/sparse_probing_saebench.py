@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from core_saebench import MODEL, REPO, SAES, load_model, load_sae  # the sibling script in parity/
+from core_saebench import MODEL, REPO, SAES, load_model, load_sae, write_fixture  # the sibling script in parity/
 
 SLICE = REPO / "saebench" / "assets" / "datasets" / "ag_news_test.csv"
 OUT = REPO / "tests" / "parity" / "fixtures" / "sparse_probing"
@@ -74,10 +74,8 @@ def main() -> None:
             entry["results"][sae_id] = {"mean": means, "per_class": per_class}
             print(seed, sae_id, json.dumps(means))
         out["seeds"][str(seed)] = entry
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     out["device"] = args.device
-    args.out.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {args.out}")
+    write_fixture(args.out, out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from core_saebench import MODEL, REPO, SAES, load_model, load_sae  # the sibling script in parity/
+from core_saebench import MODEL, REPO, SAES, load_model, load_sae, write_fixture  # the sibling script in parity/
 from sparse_probing_saebench import SLICE, serve_slice
 
 OUT = REPO / "tests" / "parity" / "fixtures" / "tpp"
@@ -58,9 +58,7 @@ def main() -> None:
             entry["results"][sae_id] = {"mean": mean, "per_class": per_class[DATASET]}
             print(seed, sae_id, json.dumps({k: round(v, 4) for k, v in mean.items() if "_20_" in k}))
         out["seeds"][str(seed)] = entry
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {args.out}")
+    write_fixture(args.out, out)
 
 
 if __name__ == "__main__":

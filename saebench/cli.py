@@ -129,31 +129,36 @@ def _refuse_secrets(args: list[str]) -> None:
                               "(e.g. judge.api_key_env=OPENAI_API_KEY). Nothing was written.")
 
 
-def _task_overrides(args: list[str], tasks_in_config: set[str] | None) -> list[str]:
-    """Check every override's top-level key, and (given the tasks the composed config has) the
-    `task.<name>[.<param>]=value` overrides against the registry (did-you-mean for unknown tasks
-    and parameters) and let a valid parameter of a selected task be set whether or not the suite lists
-    it (hydra would otherwise ask for `+`). A parameter of a task the run does not include is an error
-    unless written `+task...` (which adds the task)."""
+def _check_top_level(args: list[str]) -> None:
+    """Every override names a known run setting (did-you-mean otherwise, instead of hydra's advice)."""
+    from saebench.config import _RUN_KEYS
+    from saebench.errors import ConfigError
+
+    top_level = sorted(_RUN_KEYS | set(CONFIG_GROUPS) | {"hydra", "saes"})
+    for arg in args:
+        key, sep, _value = arg.partition("=")
+        first = key.lstrip("+~").split(".")[0]
+        if sep and first not in top_level and not arg.startswith("-"):
+            raise ConfigError(did_you_mean(first, top_level, "run setting") + f" (in the override `{key}`)")
+
+
+def _task_overrides(args: list[str], tasks_in_config: set[str]) -> list[str]:
+    """Check the `task.<name>[.<param>]=value` overrides against the registry (did-you-mean for unknown
+    tasks and parameters) and let a valid parameter of a task the composed config has be set whether or
+    not the suite lists it (hydra would otherwise ask for `+`). A parameter of a task the run does not
+    include is an error unless written `+task...` (which adds the task)."""
     import dataclasses
 
-    from saebench.config import _RUN_KEYS
     from saebench.errors import ConfigError
     from saebench.metrics import discover
 
     registry = discover()
-    top_level = sorted(_RUN_KEYS | set(CONFIG_GROUPS) | {"hydra", "saes"})
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        first = key.lstrip("+~").split(".")[0]
-        if sep and first not in top_level and not arg.startswith("-"):
-            raise ConfigError(did_you_mean(first, top_level, "run setting") + f" (in the override `{key}`)")
     out = []
     for arg in args:
-        key, sep, value = arg.partition("=")
+        key, sep, _value = arg.partition("=")
         prefix = key[:len(key) - len(key.lstrip("+~"))]
         parts = key.lstrip("+~").split(".")
-        if tasks_in_config is None or parts[0] != "task" or len(parts) < 2:
+        if parts[0] != "task" or len(parts) < 2:
             out.append(arg)
             continue
         name = parts[1]
@@ -188,7 +193,7 @@ def _run(args: list[str]) -> int:
     from saebench.api import run_config
     from saebench.config import compose, run_config_from_hydra
 
-    _task_overrides(args, None)
+    _check_top_level(args)
     plain = [a for a in args if not a.lstrip("+~").startswith("task.")]
     tasks_in_config = set((_compose(compose, plain).get("task") or {}).keys())
     cfg = _compose(compose, _task_overrides(args, tasks_in_config))

@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from saebench.checks import check_keys
+from saebench.checks import check_keys, check_types
 from saebench.data import CorpusSpec
 from saebench.errors import ConfigError
 from saebench.paths import asset
@@ -101,13 +101,14 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         cache_dir=top.get("cache_dir"),
         activation_cache=str(top.get("activation_cache", "disk")),
         judge=top.get("judge"),
-        threads=None if top.get("threads") is None else _int(top["threads"], "threads"),
+        threads=_checked(top, "threads"),
     )
 
 
-def _int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key}={value!r} is not an integer.")
+def _checked(top: dict[str, Any], key: str) -> Any:
+    """`top[key]` (or None), type-checked against RunConfig's annotation for it."""
+    value = top.get(key)
+    check_types({key: value}, RunConfig, "the run config")
     return value
 
 

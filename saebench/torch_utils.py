@@ -46,31 +46,6 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyper-threads counted once); the affinity count where
-    /proc/cpuinfo does not say."""
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
-    cores, cpu, phys = set(), None, None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            lines = fh.readlines()
-    except OSError:
-        lines = []
-    try:
-        for line in lines:
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "processor":
-                cpu, phys = int(value), None
-            elif key == "physical id":
-                phys = value.strip()
-            elif key == "core id" and cpu in allowed:
-                cores.add((phys, value.strip()))
-    except ValueError:
-        cores = set()
-    return len(cores) or len(allowed) or 1
-
-
 def set_threads(threads: int | None) -> int:
     """Torch's CPU thread count for this run; returns the count in use (recorded in provenance).
 

@@ -183,17 +183,18 @@ class Judge:
             return
         atomic_write_text(path, json.dumps(record))
 
-    def is_cached(self, messages: list[dict], max_tokens: int, parse: Callable[[str], Any] | None = None) -> bool:
-        """Whether this request would be answered from the cache (with a reply that parses)."""
+    def cached_answer(self, messages: list[dict], max_tokens: int,
+                      parse: Callable[[str], Any] | None = None) -> tuple[bool, Any]:
+        """(True, the parsed reply) when the cache answers this request with a reply that parses, else
+        (False, None): an entry `parse` rejects (a ValueError) counts as absent and is asked again."""
         hit = self._cached(self._key(messages, max_tokens))
         if hit is None:
-            return False
+            return False, None
         try:
-            if parse is not None:
-                parse(hit["text"])
+            return True, parse(hit["text"]) if parse else hit["text"]
         except ValueError:
-            return False
-        return True
+            log.warning("judge cache entry for %s does not parse; asking again", self._key(messages, max_tokens)[:12])
+            return False, None
 
     # ----- budget ------------------------------------------------------------------------------
     def _fits(self, requests: int, cost: float) -> str | None:
@@ -253,15 +254,11 @@ class Judge:
         """The judge's reply, parsed by `parse` when given (from the cache when the same request was
         answered before). A reply that `parse` rejects (a ValueError) raises it and is not cached; a cached
         entry that no longer parses is asked again."""
+        found, value = self.cached_answer(messages, max_tokens, parse)
+        if found:
+            self.usage.cached += 1
+            return value
         key = self._key(messages, max_tokens)
-        hit = self._cached(key)
-        if hit is not None:
-            try:
-                value = parse(hit["text"]) if parse else hit["text"]
-                self.usage.cached += 1
-                return value
-            except ValueError:
-                log.warning("judge cache entry %s does not parse; asking again", key[:12])
         own = reservation is None
         reservation = reservation or Reservation()
         worst = self.config.worst_case_cost(messages, max_tokens)

@@ -180,14 +180,15 @@ def test_perfect_explanations_score_one_and_random_answers_score_chance(tmp_path
     assert abs(np.mean([o.fuzzing for o in bad]) - 0.5) < 0.1
 
 
+def nonsense(messages, n):
+    """A judge that explains fine but answers every scoring prompt in prose (malformed)."""
+    return (200, "This neuron activates on cats.") if kind(messages) == "generation" else (200, "I think 2 or 3")
+
+
 def test_malformed_reply_is_a_counted_failure(tmp_path, monkeypatch):
     tok, tokens, records, _ = planted_records(n_latents=3)
     params = AutoInterpParams(n_latents=3, n_tokens=8000, context_size=40)
-
-    def script(messages, n):
-        return (200, "This neuron activates on cats.") if kind(messages) == "generation" else (200, "I think 2 or 3")
-
-    with FakeOpenAI(script) as server:
+    with FakeOpenAI(nonsense) as server:
         judge = judge_for(server, tmp_path, monkeypatch)
         out = asyncio.run(_score_latent(judge, asyncio.Semaphore(2), records[0], tokens, tok, params,
                                         np.random.default_rng(0)))
@@ -278,10 +279,6 @@ def test_the_deadline_makes_the_unit_partial_and_keeps_what_was_scored(tmp_path,
 def test_mostly_malformed_replies_fail_the_unit_and_are_never_cached(tmp_path, monkeypatch):
     tok, tokens, records, _ = planted_records(n_latents=6)
     params = AutoInterpParams(n_latents=6, n_tokens=8000, context_size=40)
-
-    def nonsense(messages, n):
-        return (200, "This neuron activates on cats.") if kind(messages) == "generation" else (200, "I think 2 or 3")
-
     with FakeOpenAI(nonsense) as server:
         judge = judge_for(server, tmp_path, monkeypatch)
         outcomes, (status, reason) = score_unit(judge, records, tokens, tok, params)

@@ -185,10 +185,10 @@ def _plan_budget(judge: Judge, params: AutoInterpParams, generation, detection, 
     Before the explanation is known, the scoring prompts are bounded with a placeholder explanation of
     `max_tokens_explanation` tokens of 8 bytes."""
     cfg = judge.config
-    if judge.is_cached(*generation):
-        explanation = parse_explanation(judge._cached(judge._key(*generation[:2]))["text"])
+    explained, explanation = judge.cached_answer(*generation)
+    if explained:
         needed = [r(explanation) for r in (detection, fuzzing) if r is not None]
-        needed = [r for r in needed if not judge.is_cached(*r)]
+        needed = [r for r in needed if not judge.cached_answer(*r)[0]]
     else:
         placeholder = "x" * (8 * params.max_tokens_explanation)
         needed = [generation] + [r(placeholder) for r in (detection, fuzzing) if r is not None]
