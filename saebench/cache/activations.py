@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write, atomic_write_text
 from saebench.cache.keys import cache_key
+from saebench.cache.rows import RowActivationCache
 from saebench.data.tokens import separator_id
 from saebench.errors import DataError
 
@@ -85,6 +86,7 @@ class ActivationCache:
 
     def __init__(self, root: str | Path | None = None, shard_texts: int = 2048) -> None:
         self.root = None if root is None else Path(root) / "activations"
+        self.rows = RowActivationCache(root)   # packed corpus rows (a corpus pass), one file per row set
         self.shard_texts = shard_texts
         self._stores: dict[str, dict[bytes, tuple[_Shard, int]]] = {}
         self.texts_computed = 0
@@ -301,6 +303,12 @@ def list_entries(cache_dir: str | Path | None = None) -> list[CacheEntry]:
         desc = (f"{meta.get('model')} {meta.get('hook')} ctx={meta.get('context_length')} "
                 f"dtype={meta.get('dtype')} bos={meta.get('prepend_bos')}") if meta else "(no metadata)"
         entries.append(CacheEntry("activations", folder.name, folder, size, n, desc))
+    for folder in sorted((root / "corpus_rows").glob("*")) if (root / "corpus_rows").is_dir() else []:
+        metas = [json.loads(m.read_text()) for m in sorted(folder.glob("*.json"))]
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        desc = (f"{metas[0].get('model')} {metas[0].get('hook')} dtype={metas[0].get('dtype')} corpus rows"
+                if metas else "(no metadata)")
+        entries.append(CacheEntry("corpus_rows", folder.name, folder, size, sum(m["shape"][0] for m in metas), desc))
     for f in sorted((root / "baselines").glob("*")) if (root / "baselines").is_dir() else []:
         entries.append(CacheEntry("baselines", f.stem, f, f.stat().st_size, 1, f.name))
     judge = root / "judge"

@@ -87,6 +87,11 @@ class EvalContext:
         return self.activations.get(self.lm, self.hook, texts, context_length=context_length,
                                     prepend_bos=prepend_bos, batch_size=self.batch_size, dataset=dataset)
 
+    def corpus_activations(self, tokens: torch.Tensor) -> torch.Tensor:
+        """LM activations [N, L, d] (CPU) at `self.hook` of packed token rows, from the shared activation
+        cache (needs activations): a later run, or another task on the same rows, reads them from disk."""
+        return self.activations.rows.get(self.lm, self.hook, tokens, batch_size=self.batch_size, desc=self.task)
+
     def shared(self, kind: str, compute, **parts):
         """SAE-independent work on this context's model and hook, computed once per run and key."""
         key = cache_key(kind, model=self.lm.name, revision=self.lm.revision, hook=self.hook, **parts)

@@ -230,3 +230,41 @@ def test_clustered_stderr_matches_formula():
     single = RowMeans()
     single.add(torch.tensor([1.0]), torch.tensor([3.0]))
     assert single.stderr() is None
+
+
+def _brute_force_code_sums(f, keep):
+    f64 = f.double()
+    kept = keep[..., None].double()
+    return {"l0": (f != 0).double().sum(-1), "l1": f64.sum(-1), "l1_abs": f64.abs().sum(-1),
+            "fire_counts": ((f != 0).double() * kept).sum((0, 1)).long(),
+            "sum_when_firing": (f64 * kept).sum((0, 1))}
+
+
+@pytest.mark.parametrize("density,signed", [(0.01, False), (0.01, True), (0.5, False), (1.0, True)])
+def test_code_sums_sparse_and_dense_paths_equal_brute_force(density, signed):
+    from saebench.metrics.core.codes import SPARSE_MAX_DENSITY, code_sums
+
+    g = torch.Generator().manual_seed(3)
+    f = torch.rand(3, 7, 64, generator=g)
+    f = f * (torch.rand(f.shape, generator=g) < density)
+    if signed:
+        f = f * torch.where(torch.rand(f.shape, generator=g) < 0.5, -1.0, 1.0)
+    keep = torch.rand(3, 7, generator=g) < 0.8
+    got = code_sums(f, keep)
+    want = _brute_force_code_sums(f, keep)
+    assert (torch.count_nonzero(f) <= SPARSE_MAX_DENSITY * f.numel()) == (density < SPARSE_MAX_DENSITY)
+    for name, value in want.items():
+        assert torch.equal(getattr(got, name), value), name   # sums of float32 values in float64: exact
+
+
+def test_code_sums_paths_agree_on_the_same_codes(monkeypatch):
+    import saebench.metrics.core.codes as codes
+
+    g = torch.Generator().manual_seed(4)
+    f = torch.relu(torch.randn(4, 9, 128, generator=g) - 2.0)
+    keep = torch.rand(4, 9, generator=g) < 0.7
+    sparse = codes.code_sums(f, keep)
+    monkeypatch.setattr(codes, "SPARSE_MAX_DENSITY", 0.0)
+    dense = codes.code_sums(f, keep)
+    for name in ("l0", "l1", "l1_abs", "fire_counts", "sum_when_firing"):
+        assert torch.equal(getattr(sparse, name), getattr(dense, name)), name

@@ -114,7 +114,8 @@ def _token_strings(tokenizer, ids: list[int]) -> list[str]:
 
 def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tensor, special: torch.Tensor
                   ) -> list[tuple[list[LatentRecord], np.ndarray]]:
-    """One pass over the corpus for the whole group: the LM runs once per batch, every SAE encodes it."""
+    """One pass over the corpus for the whole group: its LM activations (cached across runs), every SAE
+    encodes each batch."""
     collectors = []
     for sae in ctx.saes:
         rng = np.random.default_rng(params.seed)
@@ -123,11 +124,12 @@ def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tens
                                           params.n_top_generation + params.n_top_scoring,
                                           params.n_iw_generation + params.n_iw_scoring, params.n_random_scoring,
                                           params.buffer, params.seed))
+    corpus = ctx.corpus_activations(tokens)    # the LM pass, once across runs (activation cache)
     starts = range(0, len(tokens), ctx.batch_size)
     for start in tqdm(starts, desc=f"autointerp sampling ({len(ctx.saes)} SAEs)", unit="batch", leave=False,
                       disable=None):
         stop = min(start + ctx.batch_size, len(tokens))
-        x = ctx.space.to_sae(ctx.lm.activations(tokens[start:stop], ctx.hook))
+        x = ctx.space.to_sae(corpus[start:stop].to(ctx.device))
         keep = ~special[start:stop].to(x.device)
         kept = int(keep.sum())
         for sae, collector in zip(ctx.saes, collectors, strict=True):
@@ -265,7 +267,7 @@ def _fuzzing_examples(windows: list[Window], threshold: float, rng: np.random.Ge
 
 
 @register_plugin("autointerp", version="1.1.0", metrics=AUTOINTERP_METRICS, params=AutoInterpParams,
-                 needs=Needs(corpus=True, judge=True),
+                 needs=Needs(corpus=True, judge=True, activations=True),
                  description="LLM explanations of latents, scored by detection and fuzzing (OpenAI-compatible judge).")
 @torch.no_grad()
 def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[SAEResult]:

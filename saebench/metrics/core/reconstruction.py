@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from saebench.metrics.api import Details, MetricValue
+from saebench.metrics.core.codes import code_sums
 from saebench.metrics.core.stderr import RowMeans, RowValues
 
 COS_EPS = 1e-12
@@ -71,17 +72,13 @@ class ReconstructionStats:
         norm_in, norm_out = x_sq.sqrt(), xhat_sq.sqrt()
         cos = dot / (norm_in * norm_out).clamp_min(COS_EPS)   # 0 when either vector is zero
         ratio = norm_out / norm_in.clamp_min(COS_EPS)
-        active = f != 0                                  # '!=' so signed codes (PCA, identity) count
-        f64 = f.double()                                 # the one [B, L, d_sae] float64 temporary
-        l1 = f64.sum(-1)
-        signed = bool((f < 0).any())                     # ReLU/TopK/JumpReLU codes: |f| = f, the same sum
+        codes = code_sums(f, keep)
         per_token = {"mse_per_element": resid_sq / self.d_in, "cossim": cos, "l2_norm_in": norm_in,
-                     "l2_norm_out": norm_out, "l2_ratio": ratio, "l0": active.sum(-1).double(),
-                     "l1": l1, "l1_abs": f64.abs().sum(-1) if signed else l1}
+                     "l2_norm_out": norm_out, "l2_ratio": ratio, "l0": codes.l0, "l1": codes.l1,
+                     "l1_abs": codes.l1_abs}
         self._keep_rows(per_row, {name: (values * w).sum(-1) for name, values in per_token.items()})
-        kept_active = active & keep[..., None]
-        self.fire_counts += kept_active.sum((0, 1))
-        self.sum_f_when_firing += f64.mul_(kept_active).sum((0, 1))
+        self.fire_counts += codes.fire_counts
+        self.sum_f_when_firing += codes.sum_when_firing
         self.n_tokens += n
 
     def _keep_rows(self, row_sums: dict[str, torch.Tensor], token_sums: dict[str, torch.Tensor]) -> None:
