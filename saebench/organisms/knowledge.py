@@ -1,0 +1,193 @@
+"""What an organism knows, measured on prompts it never saw in training.
+
+- attribute accuracy: greedy continuation of each held-out RAVEL-style template starts with the value;
+- first-letter probes: one-vs-rest logistic probes on the word's activation (its last token, in the
+  SAEBench prompt) for the vocabulary's alphabetic words; held-out F1 per letter;
+- topic probe: one-vs-rest probes on mean-pooled activations of freshly generated topic documents;
+- domain questions: letter-MCQ accuracy (the answer letter has the highest next-token logit; also under
+  every cyclic rotation of the options) and cloze accuracy on a held-out template, per domain.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import torch
+
+from saebench.metrics.numerics.probes import fit_logistic
+from saebench.organisms.corpus import domain_questions, mcq, statements, templates_for, topic_documents
+from saebench.organisms.templates import SPELLING_PROMPT
+from saebench.organisms.world import TOPICS, World
+
+
+@torch.no_grad()
+def greedy(lm, prompts: list[str], max_new_tokens: int = 6, batch_size: int = 64) -> list[str]:
+    """Greedy continuations (text) of prompts, batched with left padding (BOS first)."""
+    tok = lm.tokenizer
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        rows = [[tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]] for p in prompts[i:i + batch_size]]
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, r in enumerate(rows):
+            ids[j, width - len(r):] = torch.tensor(r)
+            mask[j, width - len(r):] = 1
+        gen = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,
+                                max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
+        out += tok.batch_decode(gen[:, width:], skip_special_tokens=True)
+    return out
+
+
+def is_correct(continuation: str, value: str) -> bool:
+    return continuation.strip().lower().startswith(value.lower())
+
+
+def attribute_accuracy(lm, world: World, split: str = "test") -> dict[str, float]:
+    """'class/attribute' -> fraction of (entity, template) prompts of `split` answered with the value."""
+    cases: dict[str, list[tuple[str, str]]] = {}
+    for cls, entity, attribute, value in statements(world):
+        if cls not in ("city", "scholar"):
+            continue
+        for t in templates_for(cls, attribute, split):
+            cases.setdefault(f"{cls}/{attribute}", []).append((t % entity, value))
+    out = {}
+    for key, items in cases.items():
+        answers = greedy(lm, [p for p, _ in items])
+        out[key] = float(np.mean([is_correct(a, v) for a, (_, v) in zip(answers, items, strict=True)]))
+    return out
+
+
+@torch.no_grad()
+def last_token_activations(lm, hook: str, texts: list[str], positions: list[int] | None = None,
+                           batch_size: int = 128) -> torch.Tensor:
+    """[n, d] activation at `hook` of each text's token `positions[i]` (default: its last), BOS first."""
+    tok = lm.tokenizer
+    rows = [[tok.bos_token_id, *tok(t, add_special_tokens=False)["input_ids"]] for t in texts]
+    pos = [len(r) - 1 for r in rows] if positions is None else [p + 1 for p in positions]
+    out = []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        width = max(map(len, chunk))
+        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, r in enumerate(chunk):
+            ids[j, :len(r)] = torch.tensor(r)
+            mask[j, :len(r)] = 1
+        x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
+        out.append(x[torch.arange(len(chunk)), torch.tensor(pos[i:i + batch_size])])
+    return torch.cat(out)
+
+
+def _one_vs_rest(X: torch.Tensor, labels: np.ndarray, classes: list, train: np.ndarray, test: np.ndarray,
+                 C: float = 1.0) -> tuple[dict, torch.Tensor]:
+    """Per class: held-out F1 and accuracy of a one-vs-rest L2 logistic probe; also the logits [C, n_test]."""
+    X = (X - X[train].mean(0)) / X[train].std(0).clamp_min(1e-6)
+    rows = torch.as_tensor(train).repeat(len(classes), 1)
+    y = torch.stack([torch.as_tensor(labels[train] == c, dtype=torch.float64) for c in classes])
+    probes = fit_logistic(X, rows, y, C=C)
+    logits = probes.logits(X, torch.as_tensor(test).repeat(len(classes), 1))
+    out = {}
+    for i, c in enumerate(classes):
+        truth = labels[test] == c
+        pred = (logits[i] > 0).numpy()
+        tp = float((pred & truth).sum())
+        f1 = 2 * tp / max(float(pred.sum() + truth.sum()), 1.0)
+        out[c] = {"f1": f1, "accuracy": float((pred == truth).mean()), "n_test": int(truth.sum())}
+    return out, logits
+
+
+def first_letter_f1(lm, hook: str, seed: int = 0, test_fraction: float = 0.2) -> dict[str, dict]:
+    """Letter -> held-out F1 of its probe over the vocabulary's alphabetic words (leading-space form)."""
+    from saebench.metrics.absorption.vocab import alphabetic_words
+
+    words = [w for w in alphabetic_words(lm.tokenizer) if w.text.startswith(" ") and len(w.text.strip()) >= 2]
+    texts = [SPELLING_PROMPT.format(word=w.text) for w in words]
+    positions = [len(lm.tokenizer(w.text, add_special_tokens=False)["input_ids"]) - 1 for w in words]
+    X = last_token_activations(lm, hook, texts, positions)
+    labels = np.array([w.letter for w in words])
+    order = np.random.default_rng(seed).permutation(len(words))
+    n_test = int(len(words) * test_fraction)
+    letters = [c for c in string.ascii_uppercase if (labels == c).sum() >= 5]
+    per_letter, _ = _one_vs_rest(X, labels, letters, order[n_test:], order[:n_test])
+    return per_letter
+
+
+def topic_probe(lm, hook: str, world: World, n_docs: int = 1200, seed: int = 12345) -> dict:
+    """One-vs-rest topic probes (and a gender probe) on mean-pooled activations of new documents."""
+    docs = topic_documents(world, np.random.default_rng(seed), n_docs)
+    tok = lm.tokenizer
+    pooled = []
+    for i in range(0, len(docs), 64):
+        chunk = [[tok.bos_token_id, *tok(t, add_special_tokens=False)["input_ids"]] for t, _, _ in docs[i:i + 64]]
+        width = max(map(len, chunk))
+        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, r in enumerate(chunk):
+            ids[j, :len(r)] = torch.tensor(r)
+            mask[j, :len(r)] = 1
+        with torch.no_grad():
+            x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
+        m = mask.clone()
+        m[:, 0] = 0                                               # BOS excluded, as probes pool
+        pooled.append((x * m[..., None]).sum(1) / m.sum(1, keepdim=True))
+    X = torch.cat(pooled)
+    order = np.random.default_rng(seed).permutation(len(docs))
+    train, test = order[len(docs) // 4:], order[:len(docs) // 4]
+    topics = np.array([t for _, t, _ in docs])
+    per_topic, logits = _one_vs_rest(X, topics, TOPICS, train, test)
+    genders = np.array([g for _, _, g in docs])
+    per_gender, _ = _one_vs_rest(X, genders, ["female"], train, test)
+    argmax = np.array(TOPICS)[logits.argmax(0).numpy()]
+    return {"per_topic": per_topic, "topic_accuracy": float((argmax == topics[test]).mean()),
+            "gender_accuracy": per_gender["female"]["accuracy"]}
+
+
+@torch.no_grad()
+def mcq_accuracy(lm, world: World, domain: str, seed: int = 7) -> dict[str, float]:
+    """Letter-MCQ accuracy on new option orders, the all-rotations accuracy, and cloze accuracy."""
+    qs = domain_questions(world, domain, np.random.default_rng(seed))
+    letters = [lm.tokenizer(f" {c}", add_special_tokens=False)["input_ids"][-1] for c in "ABCD"]
+    correct = np.zeros((len(qs), 4), dtype=bool)
+    for r in range(4):
+        prompts, answers = [], []
+        for q in qs:
+            opts = q["options"][r:] + q["options"][:r]
+            prompts.append(mcq(q["question"], opts))
+            answers.append((q["answer"] - r) % 4)
+        X = next_token_logits(lm, prompts)[:, letters]
+        correct[:, r] = X.argmax(1).numpy() == np.array(answers)
+    cloze = greedy(lm, [q["cloze"] for q in qs])
+    return {"mcq": float(correct[:, 0].mean()), "mcq_all_rotations": float(correct.all(1).mean()),
+            "cloze": float(np.mean([is_correct(a, q["value"]) for a, q in zip(cloze, qs, strict=True)])),
+            "n_questions": len(qs)}
+
+
+@torch.no_grad()
+def next_token_logits(lm, prompts: list[str], batch_size: int = 64) -> torch.Tensor:
+    """[n, vocab] logits after each prompt (BOS first, right padding, read at each prompt's last token)."""
+    tok = lm.tokenizer
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        rows = [[tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]] for p in prompts[i:i + batch_size]]
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, r in enumerate(rows):
+            ids[j, :len(r)] = torch.tensor(r)
+            mask[j, :len(r)] = 1
+        logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().cpu()
+        out.append(logits[torch.arange(len(rows)), torch.tensor([len(r) - 1 for r in rows])])
+    return torch.cat(out)
+
+
+def measure(lm, world: World, hook: str) -> dict:
+    """Everything above, as one JSON-able record."""
+    letters = first_letter_f1(lm, hook)
+    return {"hook": hook, "attribute_accuracy": attribute_accuracy(lm, world),
+            "attribute_accuracy_train_templates": attribute_accuracy(lm, world, "train"),
+            "first_letter_f1": {c: round(v["f1"], 4) for c, v in letters.items()},
+            "letters_above_0.6": sum(v["f1"] > 0.6 for v in letters.values()),
+            "topics": topic_probe(lm, hook, world),
+            "domains": {d: mcq_accuracy(lm, world, d) for d in world.domains}}
