@@ -24,6 +24,7 @@ from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import ReLUSAE, SAEMetadata, TopKSAE
 from saebench.saes.formats.sae_lens import save_sae_lens
+from saebench.saes.training import matryoshka_groups, train_sae
 
 log = logging.getLogger("train_demo_saes")
 HOOK = "blocks.2.hook_resid_post"
@@ -46,60 +47,14 @@ def training_activations(n_stories: int, seed: int) -> torch.Tensor:
     return acts[keep]
 
 
-def _init(d_in: int, d_sae: int, acts: torch.Tensor, gen: torch.Generator):
-    W_dec = torch.randn(d_sae, d_in, generator=gen)
-    W_dec /= W_dec.norm(dim=1, keepdim=True)
-    return (W_dec.T.clone() * 0.5).requires_grad_(), W_dec.requires_grad_(), \
-        torch.zeros(d_sae, requires_grad=True), acts.mean(0).clone().requires_grad_()
+GROUPS = tuple(matryoshka_groups(256))   # 32 / 64 / 160
 
 
-GROUPS = (32, 64, 160)
-
-
-def train(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, k: int = 8, l1: float = 2e-2):
-    gen = torch.Generator().manual_seed(seed)
-    W_enc, W_dec, b_enc, b_dec = _init(acts.shape[1], d_sae, acts, gen)
-    opt = torch.optim.Adam([W_enc, W_dec, b_enc, b_dec], lr=3e-3)
-    scale = acts.var(0).sum()
-    threshold = None
-    for step in trange(steps, desc=f"training {kind}"):
-        x = acts[torch.randint(len(acts), (4096,), generator=gen)]
-        pre = (x - b_dec) @ W_enc + b_enc
-        if kind == "topk":
-            top = pre.topk(k, dim=-1)
-            f = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
-        elif kind == "matryoshka":  # batch top-k: the k * batch largest activations over the whole batch
-            r = torch.relu(pre).flatten()
-            top = r.topk(k * len(x))
-            f = torch.zeros_like(r).scatter(-1, top.indices, top.values).view_as(pre)
-            with torch.no_grad():
-                active = f[f > 0]
-                if len(active) and step >= steps // 4:
-                    m = active.min()
-                    threshold = m if threshold is None else 0.99 * threshold + 0.01 * m
-        else:
-            f = torch.relu(pre)
-        if kind == "matryoshka":  # every prefix of groups reconstructs on its own
-            ends = torch.tensor(GROUPS).cumsum(0).tolist()
-            loss = sum(((x - (f[:, :e] @ W_dec[:e] + b_dec)) ** 2).sum(-1).mean() for e in ends) / (len(ends) * scale)
-        else:
-            x_hat = f @ W_dec + b_dec
-            loss = ((x - x_hat) ** 2).sum(-1).mean() / scale
-        if kind == "relu":
-            loss = loss + l1 * (f * W_dec.norm(dim=1)).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            if kind in ("topk", "matryoshka"):
-                W_dec /= W_dec.norm(dim=1, keepdim=True)
-        if step % 500 == 0:
-            log.info("%s step %d loss %.4f l0 %.1f", kind, step, loss.item(), (f != 0).sum(-1).float().mean())
-    with torch.no_grad():  # fold decoder norms into the encoder: same function, unit-norm decoder rows
-        norms = W_dec.norm(dim=1)
-        W_enc_f, b_enc_f, W_dec_f = W_enc * norms, b_enc * norms, W_dec / norms[:, None]
-    weights = W_enc_f.detach(), W_dec_f.detach(), b_enc_f.detach(), b_dec.detach()
-    return (*weights, threshold) if kind == "matryoshka" else weights
+def train(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, k: int = 8):
+    """The shared trainer (saebench/saes/training.py); Matryoshka returns its threshold too."""
+    w = train_sae(acts, "matryoshka_batchtopk" if kind == "matryoshka" else kind, d_sae, steps, seed, k=k)
+    weights = w.W_enc, w.W_dec, w.b_enc, w.b_dec
+    return (*weights, w.threshold) if kind == "matryoshka" else weights
 
 
 def save_matryoshka(folder: Path, W_enc, W_dec, b_enc, b_dec, threshold, k: int) -> None:

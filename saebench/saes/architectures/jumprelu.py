@@ -53,4 +53,5 @@ class MatryoshkaBatchTopKSAE(BatchTopKSAE):
     """
 
     def hyperparameters(self) -> dict:
-        return {**super().hyperparameters(), "group_ends": list(self.metadata.prefixes or ())}
+        # SAE Lens's key: cumulative widths, so a saved cfg loads back (formats/sae_lens.py)
+        return {**super().hyperparameters(), "matryoshka_widths": list(self.metadata.prefixes or ())}
