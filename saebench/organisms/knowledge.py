@@ -44,13 +44,15 @@ def is_correct(continuation: str, value: str) -> bool:
     return continuation.strip().lower().startswith(value.lower())
 
 
-def attribute_accuracy(lm, world: World, split: str = "test") -> dict[str, float]:
-    """'class/attribute' -> fraction of (entity, template) prompts of `split` answered with the value."""
+def attribute_accuracy(lm, world: World, split: str = "test", max_templates: int | None = None
+                       ) -> dict[str, float]:
+    """'class/attribute' -> fraction of (entity, template) prompts of `split` answered with the value
+    (the first `max_templates` templates of each attribute when given)."""
     cases: dict[str, list[tuple[str, str]]] = {}
     for cls, entity, attribute, value in statements(world):
         if cls not in ("city", "scholar"):
             continue
-        for t in templates_for(cls, attribute, split):
+        for t in templates_for(cls, attribute, split)[:max_templates]:
             cases.setdefault(f"{cls}/{attribute}", []).append((t % entity, value))
     out = {}
     for key, items in cases.items():
@@ -182,12 +184,17 @@ def next_token_logits(lm, prompts: list[str], batch_size: int = 64) -> torch.Ten
     return torch.cat(out)
 
 
-def measure(lm, world: World, hook: str) -> dict:
-    """Everything above, as one JSON-able record."""
-    letters = first_letter_f1(lm, hook)
-    return {"hook": hook, "attribute_accuracy": attribute_accuracy(lm, world),
-            "attribute_accuracy_train_templates": attribute_accuracy(lm, world, "train"),
-            "first_letter_f1": {c: round(v["f1"], 4) for c, v in letters.items()},
-            "letters_above_0.6": sum(v["f1"] > 0.6 for v in letters.values()),
-            "topics": topic_probe(lm, hook, world),
+def measure_behaviour(lm, world: World) -> dict:
+    """What the model answers (hook-independent): attributes on held-out (and two training) templates,
+    MCQ and cloze per domain."""
+    return {"attribute_accuracy": attribute_accuracy(lm, world),
+            "attribute_accuracy_train_templates": attribute_accuracy(lm, world, "train", max_templates=2),
             "domains": {d: mcq_accuracy(lm, world, d) for d in world.domains}}
+
+
+def measure_representations(lm, world: World, hook: str) -> dict:
+    """What is linearly decodable at `hook`: first letters (per letter F1) and topics/gender."""
+    letters = first_letter_f1(lm, hook)
+    return {"first_letter_f1": {c: round(v["f1"], 4) for c, v in letters.items()},
+            "letters_above_0.6": sum(v["f1"] > 0.6 for v in letters.values()),
+            "topics": topic_probe(lm, hook, world)}

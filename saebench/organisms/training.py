@@ -38,11 +38,11 @@ class OrganismConfig:
     intermediate_size: int = 512
     context: int = 128
     batch_rows: int = 32
-    steps: int = 3000
+    steps: int = 1200
     lr: float = 3e-3
     warmup: int = 100
     weight_decay: float = 0.01
-    fact_repeats: int = 40
+    fact_repeats: int = 30
     spelling_repeats: int = 6
     n_topic_docs: int = 12000
     question_repeats: int = 12

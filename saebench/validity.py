@@ -1,0 +1,163 @@
+"""Does each metric measure something? Trained SAEs vs diagnostic controls, in units of measured noise.
+
+Inputs: a results folder and the role of each SAE (`trained`, or a control kind: `random`,
+`permuted_decoder`, `pca`, `identity`, ...). For every metric with a quality direction (overall rows:
+subset null; the headline k where the metric has a `k` column):
+
+- noise sigma per (SAE, metric): the standard deviation of its per-seed values when the task ran with
+  several seeds (what a single-seed rerun varies by), else the value's own standard error (core's
+  clustered token-sample error); the minimum detectable difference of two single-seed runs is
+  2.77 sigma (1.96 * sqrt(2));
+- separation of trained SAE t from control c: direction * (v_t - v_c) / sqrt((sigma_t^2 + sigma_c^2) / 2),
+  reported as the minimum over trained SAEs (every trained SAE must beat the control);
+- verdict per metric: `separates` when the minimum separation from every required control (random and
+  permuted decoder, where present) is >= 3; `wrong direction` when some required control beats every
+  trained SAE by >= 3; `no noise estimate` when sigma is unknown (one seed, no standard error);
+  otherwise `does not separate`. PCA and identity are shown but not required: a dense, full-rank code can
+  legitimately win reconstruction metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REQUIRED_CONTROLS = ("random", "permuted_decoder")
+SEPARATION = 3.0
+MDD_FACTOR = 1.96 * math.sqrt(2)   # minimum detectable difference of two single-seed runs, in sigma
+
+
+def noise_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (sae_id, task, metric, subset, k): mean over seeds, seed std (sigma), n seeds, and the MDD."""
+    keys = ["sae_id", "task", "metric", "subset", "k"]
+    df = df.copy()
+    df["_key"] = [repr(t) for t in zip(*(df[c].astype(object).where(df[c].notna(), None) for c in keys),
+                                         strict=True)]
+    rows = []
+    for _, group in df.groupby("_key", sort=True):
+        first = group.iloc[0]
+        seeded = group[group["seed"].notna()]
+        n_seeds = len(seeded)
+        if n_seeds >= 2:
+            value, sigma, source = float(seeded["value"].mean()), float(seeded["value"].std(ddof=1)), "seed std"
+        else:
+            row = (group[group["seed"].isna()] if group["seed"].isna().any() else group).iloc[0]
+            value = float(row["value"])
+            stderr = row["stderr"] if "stderr" in group else np.nan
+            sigma = float(stderr) if stderr is not None and np.isfinite(stderr) else np.nan
+            source = "stderr" if np.isfinite(sigma) else "none"
+        rows.append({**{c: (None if pd.isna(first[c]) else first[c]) for c in keys}, "value": value, "sigma": sigma,
+                     "n_seeds": n_seeds, "sigma_source": source,
+                     "mdd": MDD_FACTOR * sigma if np.isfinite(sigma) else np.nan})
+    return pd.DataFrame(rows, columns=[*keys, "value", "sigma", "n_seeds", "sigma_source", "mdd"])
+
+
+def _directions(df: pd.DataFrame) -> dict[str, int]:
+    if "direction" not in df:
+        return {}
+    out = {}
+    for metric, direction in df.groupby("metric")["direction"].first().items():
+        out[metric] = {"higher": 1, "lower": -1}.get(direction, 0)
+    return out
+
+
+def _headline_k(df: pd.DataFrame) -> dict[tuple[str, str], object]:
+    """(task, metric) -> the k of its headline value (None when the metric has no k column)."""
+    if "headline_k" not in df:
+        return {}
+    out = {}
+    for (task, metric), k in df.groupby(["task", "metric"])["headline_k"].first().items():
+        out[(task, metric)] = None if k is None or (isinstance(k, float) and math.isnan(k)) else int(k)
+    return out
+
+
+def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
+    """One row per (task, metric): trained mean +- sigma, each control's value and separation, verdict."""
+    unknown = sorted(set(roles) - set(df["sae_id"]))
+    if unknown:
+        raise ValueError(f"SAEs with a role have no results: {unknown}; results hold {sorted(set(df['sae_id']))}")
+    trained = [s for s, r in roles.items() if r == "trained"]
+    if not trained:
+        raise ValueError("no SAE has the role 'trained'")
+    directions = _directions(df)
+    heads = _headline_k(df)
+    noise = noise_table(df[df["subset"].isna()])
+    rows = []
+    for (task, metric), group in noise.groupby(["task", "metric"], sort=True):
+        direction = directions.get(metric, 0)
+        if direction == 0:
+            continue
+        k = heads.get((task, metric))
+        group = group[group["k"].isna()] if k is None else group[group["k"] == k]
+        by_sae = group.set_index("sae_id")
+        present = [s for s in trained if s in by_sae.index]
+        if not present:
+            continue
+        t_vals = by_sae.loc[present, "value"].astype(float)
+        t_sig = by_sae.loc[present, "sigma"].astype(float)
+        row = {"task": task, "metric": metric, "k": k, "direction": "higher" if direction > 0 else "lower",
+               "trained_mean": float(t_vals.mean()), "trained_min": float(t_vals.min()),
+               "trained_max": float(t_vals.max()), "sigma": float(np.sqrt(np.mean(t_sig ** 2))),
+               "n_trained": len(present)}
+        verdicts = []
+        for control, role in sorted((s, r) for s, r in roles.items() if r != "trained"):
+            if control not in by_sae.index:
+                continue
+            c_val, c_sig = float(by_sae.loc[control, "value"]), float(by_sae.loc[control, "sigma"])
+            pooled = np.sqrt((t_sig ** 2 + c_sig ** 2) / 2)
+            z = direction * (t_vals - c_val) / pooled
+            z_min = float(z.min()) if np.all(np.isfinite(z)) else np.nan
+            row[f"{role}:{control}"] = c_val
+            row[f"sep:{control}"] = z_min
+            if role in REQUIRED_CONTROLS:
+                verdicts.append((z_min, float(z.max()) if np.all(np.isfinite(z)) else np.nan))
+        row["verdict"] = _verdict(verdicts)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(seps: list[tuple[float, float]]) -> str:
+    if not seps:
+        return "no required control"
+    if any(not np.isfinite(lo) for lo, _ in seps):
+        return "no noise estimate"
+    if any(hi <= -SEPARATION for _, hi in seps):
+        return "wrong direction"
+    if all(lo >= SEPARATION for lo, _ in seps):
+        return "separates"
+    return "does not separate"
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The report as a Markdown table (values to 4 significant digits, separations to 1 decimal)."""
+    if table.empty:
+        return "(no metric with a quality direction)\n"
+    cols = [c for c in table.columns if c not in ("trained_min", "trained_max", "n_trained")]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in table.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, float):
+                cells.append("" if not np.isfinite(v) else f"{v:.1f}" if c.startswith("sep:") else f"{v:.4g}")
+            else:
+                cells.append("" if v is None else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results_dir: str | Path, roles: dict[str, str], out: str | Path) -> pd.DataFrame:
+    """Validity table of a results folder -> `out`/validity.parquet and `out`/validity.md; also noise.parquet."""
+    from saebench.results import read_metrics
+
+    df = read_metrics(results_dir)
+    table = validity_table(df, roles)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out / "validity.parquet", index=False)
+    noise_table(df).to_parquet(out / "noise.parquet", index=False)
+    (out / "validity.md").write_text(to_markdown(table), encoding="utf-8")
+    return table
