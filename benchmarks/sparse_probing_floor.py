@@ -9,7 +9,10 @@ activations and LM baselines are computed first (shared by every SAE; untimed). 
   floor  - what cannot be shared, each part timed alone on the same inputs: the SAE's encode of every
            kept token (pooled per text), the k-sparse probes (k in 1, 2, 5) and the full-width probe with
            its C grid (5 Cs, chosen on validation)
-Prints seconds per SAE for each part, floor / actual (1.0 = at the floor), and each part's share.
+Prints seconds per SAE for each part, floor / actual (1.0 = at the floor), and each part's share; then
+the full-width probe fitted the old way (Newton steps by conjugate gradients in d dimensions) against
+the row-space Newton step (Woodbury over each problem's rows), on the first SAE: seconds and the largest
+test-accuracy difference.
 """
 
 from __future__ import annotations
@@ -79,6 +82,22 @@ def main() -> None:
     print(f"{'actual s/SAE':>13} {'floor s/SAE':>12} {'floor/actual':>13}   " +
           "  ".join(f"{k} {v:.3f} s ({v / floor:.0%})" for k, v in parts.items()))
     print(f"{actual:>13.3f} {floor:>12.3f} {floor / actual:>13.2f}")
+
+    import saebench.metrics.numerics.probes as probes
+
+    F = pooled_latents(saes[0], ctx.space, prepared.acts, device, params.max_tokens_per_batch).mean
+    t = time.perf_counter()
+    row_space, _ = full_probe_accuracy(F, prepared.problems, params.full_probe_Cs)
+    t_row = time.perf_counter() - t
+    original, probes._row_space = probes._row_space, lambda X, sw: None
+    try:
+        t = time.perf_counter()
+        cg, _ = full_probe_accuracy(F, prepared.problems, params.full_probe_Cs)
+        t_cg = time.perf_counter() - t
+    finally:
+        probes._row_space = original
+    print(f"full probe, one SAE: conjugate gradients {t_cg:.2f} s, row space {t_row:.2f} s "
+          f"({t_cg / t_row:.1f}x); max |test accuracy difference| {float((row_space - cg).abs().max()):.4f}")
 
 
 if __name__ == "__main__":

@@ -50,13 +50,45 @@ def test_fit_logistic_matches_sklearn(d, C):
         assert float(one.accuracy(X, rows[p:p + 1], y[p:p + 1])[0]) == pytest.approx((pred == y[p].numpy()).mean())
 
 
-def test_fit_logistic_conjugate_gradient_path_matches_sklearn():
-    # d + 1 > 1024 switches from direct Newton solves to Hessian-free conjugate gradients
+@pytest.mark.parametrize("path", ["row_space", "conjugate_gradients"])
+def test_fit_logistic_wide_paths_match_sklearn(path, monkeypatch):
+    # d + 1 > 1024: Newton steps in each probe's row space (Woodbury; m = 300 rows < d) or, when that
+    # does not apply, Hessian-free conjugate gradients in d
+    import saebench.metrics.numerics.probes as probes_module
+
+    if path == "conjugate_gradients":
+        monkeypatch.setattr(probes_module, "_row_space", lambda X, sw: None)
+    calls = []
+    original = probes_module._newton_row_space
+    monkeypatch.setattr(probes_module, "_newton_row_space", lambda *a: calls.append(1) or original(*a))
     X, rows, y = _problems(1100, n_pool=400, P=2, n=300)
     probes = fit_logistic(X, rows, y, C=0.05)
+    assert bool(calls) == (path == "row_space")
     for p in range(2):
         ref = LogisticRegression(C=0.05, tol=1e-10, max_iter=10_000).fit(X[rows[p]].double().numpy(), y[p].numpy())
         np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=2e-4)
+
+
+def test_row_space_newton_with_duplicate_rows_weights_and_weak_regularisation():
+    X, rows, y = _problems(1100, n_pool=300, P=2, n=200, seed=3)
+    rows = torch.cat([rows, rows[:, :50]], 1)                # 50 rows listed twice: they count twice
+    y = torch.cat([y, y[:, :50]], 1)
+    weights = torch.rand(rows.shape, generator=torch.Generator().manual_seed(1)) + 0.5
+    probes = fit_logistic(X, rows, y, C=10.0, sample_weight=weights)
+    for p in range(2):
+        ref = LogisticRegression(C=10.0, tol=1e-10, max_iter=100_000).fit(
+            X[rows[p]].double().numpy(), y[p].numpy(), sample_weight=weights[p].double().numpy())
+        np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=1e-3, rtol=1e-3)
+
+
+def test_row_space_applies_only_to_shared_features_with_fewer_rows_than_dimensions():
+    from saebench.metrics.numerics.probes import _row_space
+
+    sw = torch.zeros(2, 50, dtype=torch.float64)
+    sw[:, :30] = 1
+    assert _row_space(torch.randn(50, 40), sw) is not None
+    assert _row_space(torch.randn(50, 20), sw) is None              # 30 rows >= 20 dimensions
+    assert _row_space(torch.randn(2, 50, 40), sw) is None           # per-probe features
 
 
 def test_fit_logistic_per_probe_features_and_C():
