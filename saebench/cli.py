@@ -9,9 +9,9 @@ import os
 import re
 import sys
 
-from saebench.errors import SaeBenchError, did_you_mean
+from saebench.errors import ConfigError, SaeBenchError, did_you_mean
 
-COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export", "results")
+COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export", "results", "validity")
 CONFIG_GROUPS = ("model", "sae", "corpus", "suite", "judge")
 USAGE = """usage: saebench <command> [args]
 
@@ -29,6 +29,10 @@ commands:
                           a static site: SAE table, metric-vs-L0 frontiers, a page per SAE
   export saebench-json RESULTS... -o DIR
                           SAEBench-schema JSON per SAE and eval
+  validity [hydra overrides]
+                          every metric on the bundled model organism's trained SAEs vs random,
+                          permuted-decoder and PCA controls (suite=validity sae=orgllama, 5 seeds);
+                          writes OUTPUT/report/validity.{md,parquet} and noise.parquet
   results check RESULTS... [--repair]
                           list unreadable parts (exit 1), partial units and temp files; --repair moves bad
                           parts to RESULTS/quarantine/ so their units are recomputed by the next run
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0
-    if command == "run":
+    if command in ("run", "validity"):
         _export_threads(rest)
     if command not in COMMANDS:
         print(did_you_mean(command, COMMANDS, "command"), file=sys.stderr)
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"run": _run, "list": _list, "cache": _cache, "gate": _gate, "leaderboard": _leaderboard,
-                "export": _export, "results": _results}[command](rest)
+                "export": _export, "results": _results, "validity": _validity}[command](rest)
     except SaeBenchError as e:
         if debug:
             raise
@@ -191,15 +195,39 @@ def _run(args: list[str]) -> int:
         return _multirun(args)
     _setup_logging()
     from saebench.api import run_config
+
+    report = run_config(_run_config(args))
+    _print_report(report)
+    return 1 if report.failed else 0
+
+
+def _run_config(args: list[str]):
+    """The validated RunConfig of (rewritten) overrides."""
     from saebench.config import compose, run_config_from_hydra
 
     _check_top_level(args)
     plain = [a for a in args if not a.lstrip("+~").startswith("task.")]
     tasks_in_config = set((_compose(compose, plain).get("task") or {}).keys())
-    cfg = _compose(compose, _task_overrides(args, tasks_in_config))
-    report = run_config(run_config_from_hydra(cfg))
-    _print_report(report)
-    return 1 if report.failed else 0
+    return run_config_from_hydra(_compose(compose, _task_overrides(args, tasks_in_config)))
+
+
+def _validity(args: list[str]) -> int:
+    """`saebench validity`: run suite=validity on the organism (any override allowed), then the report."""
+    defaults = {"suite": "suite=validity", "sae": "sae=orgllama", "output_dir": "output_dir=results/validity"}
+    given = {a.split("=", 1)[0].lstrip("+~") for a in args if "=" in a}
+    args = [v for k, v in defaults.items() if k not in given] + args
+    from saebench.validity import roles_from_specs, write_report
+
+    if any(a in ("-m", "--multirun") for a in args):
+        raise ConfigError("saebench validity runs one configuration; -m (multirun) is not supported here.")
+    code = _run(args)
+    rc = _run_config(_rewrite_overrides(args))
+    out = os.path.join(rc.output_dir, "report")
+    table = write_report(rc.output_dir, roles_from_specs(rc.saes), out)
+    print(f"\nvalidity ({len(table)} metrics): {os.path.join(out, 'validity.md')}")
+    for verdict, n in table["verdict"].value_counts().items():
+        print(f"  {verdict}: {n}")
+    return code
 
 
 def _compose(compose, overrides: list[str]):

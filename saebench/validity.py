@@ -119,6 +119,14 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+CONTROL_FORMATS = {"random": "random", "permuted_decoder": "permuted_decoder", "pca": "pca", "identity": "identity"}
+
+
+def roles_from_specs(specs) -> dict[str, str]:
+    """An SAE's role from its format: the baseline formats are controls, everything else is trained."""
+    return {s.id: CONTROL_FORMATS.get(s.format, "trained") for s in specs}
+
+
 def _verdict(seps: list[tuple[float, float]]) -> str:
     if not seps:
         return "no required control"
