@@ -412,6 +412,8 @@ def _gate(args: list[str]) -> int:
     parser.add_argument("--config", help="gate.yaml: match, z, tolerances, metrics, fail_on_missing")
     parser.add_argument("--match", choices=("sae", "l0"), help="override the config's pairing")
     parser.add_argument("--summary", help="write a Markdown summary (e.g. for a pull-request comment)")
+    parser.add_argument("--noise", help="noise.parquet (saebench validity): tolerances = measured 2.77 sigma "
+                                        "for metrics the config does not set")
     ns = parser.parse_args(args)
 
     import dataclasses
@@ -419,6 +421,10 @@ def _gate(args: list[str]) -> int:
     from saebench.gate import GateConfig, run_gate
 
     config = GateConfig.load(ns.config)
+    if ns.noise:
+        import pandas as pd
+
+        config = config.with_noise_tolerances(pd.read_parquet(ns.noise))
     if ns.match:
         config = dataclasses.replace(config, match=ns.match)
     report = run_gate(ns.baseline, ns.candidate, config)

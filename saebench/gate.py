@@ -26,6 +26,7 @@ reported and fails the gate unless `fail_on_missing` is false; NaN in both is "o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,16 @@ class GateConfig:
 
     def tolerance(self, task: str, metric: str) -> Tolerance:
         return self.tolerances.get(f"{task}/{metric}") or self.tolerances.get(metric) or self.default
+
+    def with_noise_tolerances(self, noise: pd.DataFrame) -> GateConfig:
+        """Tolerances from a measured noise table (`saebench validity`'s noise.parquet, or
+        `saebench.validity.noise_table` of any multi-seed results): per task/metric, the largest minimum
+        detectable difference (2.77 sigma) over SAEs on overall rows. Tolerances the config sets itself win."""
+        overall = noise[noise["subset"].isna() & noise["mdd"].notna()]
+        measured = overall.groupby(["task", "metric"])["mdd"].max()
+        added = {f"{task}/{metric}": Tolerance(abs=float(mdd), rel=0.0) for (task, metric), mdd in measured.items()
+                 if f"{task}/{metric}" not in self.tolerances and metric not in self.tolerances}
+        return dataclasses.replace(self, tolerances={**added, **self.tolerances})
 
     def direction_override(self, task: str, metric: str) -> str | None:
         return self.directions.get(f"{task}/{metric}") or self.directions.get(metric)

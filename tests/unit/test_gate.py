@@ -233,3 +233,21 @@ def test_noise_never_hides_a_change_beyond_the_tolerance(tmp_path, task, metric,
     _one_metric(tmp_path / "c", task, metric, before, 0.001)
     _one_metric(tmp_path / "d", task, metric, after, 0.001)
     assert run_gate([str(tmp_path / "c")], [str(tmp_path / "d")], cfg).rows.iloc[0].verdict == "worse"
+
+
+def test_noise_table_sets_tolerances_the_config_does_not():
+    import pandas as pd
+
+    from saebench.gate import GateConfig, Tolerance
+
+    noise = pd.DataFrame([
+        dict(sae_id="a", task="sparse_probing", metric="sae_top_k_accuracy", subset=None, k=1, mdd=0.03),
+        dict(sae_id="b", task="sparse_probing", metric="sae_top_k_accuracy", subset=None, k=1, mdd=0.05),
+        dict(sae_id="a", task="sparse_probing", metric="sae_top_k_accuracy", subset="ag_news", k=1, mdd=0.4),
+        dict(sae_id="a", task="tpp", metric="tpp", subset=None, k=None, mdd=0.02),
+        dict(sae_id="a", task="core", metric="fvu", subset=None, k=None, mdd=float("nan")),
+    ])
+    config = GateConfig(tolerances={"tpp/tpp": Tolerance(abs=0.1)}).with_noise_tolerances(noise)
+    assert config.tolerance("sparse_probing", "sae_top_k_accuracy") == Tolerance(abs=0.05)  # largest overall
+    assert config.tolerance("tpp", "tpp") == Tolerance(abs=0.1)            # the config's own value wins
+    assert config.tolerance("core", "fvu") == config.default                # no noise estimate: unchanged
