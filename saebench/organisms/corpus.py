@@ -56,13 +56,16 @@ def templates_for(cls: str, attribute: str, split: str) -> list[str]:
     return table[attribute][split]
 
 
-def fact_documents(world: World, rng: np.random.Generator, repeats: int, per_doc: int = 6) -> list[str]:
-    """Each fact stated `repeats` times in random training templates, shuffled into documents."""
+def fact_documents(world: World, rng: np.random.Generator, repeats: int, per_doc: int = 6,
+                   domain_factor: int = 3) -> list[str]:
+    """Each fact stated `repeats` times (the knowledge domains' few facts `domain_factor` times as often) in
+    random training templates, shuffled into documents."""
     lines = []
     for cls, entity, attribute, value in statements(world):
         tpls = templates_for(cls, attribute, "train")
-        for i in rng.integers(len(tpls), size=repeats):
-            lines.append(f"{tpls[int(i)] % entity} {value}.")
+        n = repeats * (domain_factor if cls in world.domains else 1)
+        for i in rng.integers(len(tpls), size=n):
+            lines.append(f"{(tpls[int(i)] % entity).strip()} {value}.")
     order = rng.permutation(len(lines))
     return [" ".join(lines[j] for j in order[i:i + per_doc]) for i in range(0, len(order), per_doc)]
 
@@ -135,8 +138,8 @@ def question_documents(world: World, rng: np.random.Generator, repeats: int) -> 
     return [docs[i] for i in rng.permutation(len(docs))]
 
 
-def build_corpus(world: World, words: list[str], seed: int = 0, fact_repeats: int = 40, spelling_repeats: int = 6,
-                 n_topic_docs: int = 12000, question_repeats: int = 12) -> dict[str, list[str]]:
+def build_corpus(world: World, words: list[str], seed: int = 0, fact_repeats: int = 30, spelling_repeats: int = 15,
+                 n_topic_docs: int = 6000, question_repeats: int = 30) -> dict[str, list[str]]:
     """Every document kind (see the module docstring), deterministic from `seed`."""
     rng = np.random.default_rng(seed)
     return {"facts": fact_documents(world, rng, fact_repeats),

@@ -10,14 +10,11 @@
 
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import torch
 
 from saebench.metrics.numerics.probes import fit_logistic
 from saebench.organisms.corpus import domain_questions, mcq, statements, templates_for, topic_documents
-from saebench.organisms.templates import SPELLING_PROMPT
 from saebench.organisms.world import TOPICS, World
 
 
@@ -100,20 +97,24 @@ def _one_vs_rest(X: torch.Tensor, labels: np.ndarray, classes: list, train: np.n
     return out, logits
 
 
-def first_letter_f1(lm, hook: str, seed: int = 0, test_fraction: float = 0.2) -> dict[str, dict]:
-    """Letter -> held-out F1 of its probe over the vocabulary's alphabetic words (leading-space form)."""
-    from saebench.metrics.absorption.vocab import alphabetic_words
+def first_letter_f1(lm, hook: str, seed: int = 42) -> dict[str, dict]:
+    """Letter -> held-out F1 of the absorption task's own ground-truth probes (both definitions, on its
+    in-context prompts, default parameters): exactly what decides which letters absorption evaluates."""
+    from saebench.metrics import EvalContext, discover
+    from saebench.metrics.absorption.prompts import LETTERS
+    from saebench.metrics.absorption.task import build_seed_task
+    from saebench.services import Services
 
-    words = [w for w in alphabetic_words(lm.tokenizer) if w.text.startswith(" ") and len(w.text.strip()) >= 2]
-    texts = [SPELLING_PROMPT.format(word=w.text) for w in words]
-    positions = [len(lm.tokenizer(w.text, add_special_tokens=False)["input_ids"]) - 1 for w in words]
-    X = last_token_activations(lm, hook, texts, positions)
-    labels = np.array([w.letter for w in words])
-    order = np.random.default_rng(seed).permutation(len(words))
-    n_test = int(len(words) * test_fraction)
-    letters = [c for c in string.ascii_uppercase if (labels == c).sum() >= 5]
-    per_letter, _ = _one_vs_rest(X, labels, letters, order[n_test:], order[:n_test])
-    return per_letter
+    info = discover().get("absorption")
+    ctx = EvalContext(lm=lm, hook=hook, saes=[], space=lm.activation_space(False), device=lm.device,
+                      services=Services.for_model(lm), task="absorption", needs=info.needs)
+    task = build_seed_task(ctx, info.make_params({}), seed)
+    out = {}
+    for i, letter in enumerate(LETTERS):
+        v1, sb = float(task.v1.f1[i]), float(task.saebench.f1[i])
+        if np.isfinite(v1) or np.isfinite(sb):
+            out[letter] = {"f1": v1, "f1_saebench_probe": sb, "n_words": int((task.data.letters == i).sum())}
+    return out
 
 
 def topic_probe(lm, hook: str, world: World, n_docs: int = 1200, seed: int = 12345) -> dict:
@@ -161,9 +162,39 @@ def mcq_accuracy(lm, world: World, domain: str, seed: int = 7) -> dict[str, floa
         X = next_token_logits(lm, prompts)[:, letters]
         correct[:, r] = X.argmax(1).numpy() == np.array(answers)
     cloze = greedy(lm, [q["cloze"] for q in qs])
+    scores = option_logliks(lm, [q["cloze"] for q in qs], [q["options"] for q in qs])
     return {"mcq": float(correct[:, 0].mean()), "mcq_all_rotations": float(correct.all(1).mean()),
             "cloze": float(np.mean([is_correct(a, q["value"]) for a, q in zip(cloze, qs, strict=True)])),
+            "cloze_choice": float(np.mean([int(np.argmax(s)) == q["answer"] for s, q in zip(scores, qs, strict=True)])),
             "n_questions": len(qs)}
+
+
+@torch.no_grad()
+def option_logliks(lm, prompts: list[str], options: list[list[str]], batch_size: int = 64) -> list[list[float]]:
+    """Sum of log-probabilities of " option" after each prompt (BOS first), for every option."""
+    tok = lm.tokenizer
+    flat = [(i, [tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]],
+             tok(" " + o, add_special_tokens=False)["input_ids"]) for i, p in enumerate(prompts) for o in options[i]]
+    scores: list[float] = []
+    for b in range(0, len(flat), batch_size):
+        chunk = flat[b:b + batch_size]
+        rows = [p + o for _, p, o in chunk]
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, r in enumerate(rows):
+            ids[j, :len(r)] = torch.tensor(r)
+            mask[j, :len(r)] = 1
+        logp = torch.log_softmax(lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device))
+                                 .logits.float().cpu(), -1)
+        for j, (_, p, o) in enumerate(chunk):
+            positions = torch.arange(len(p) - 1, len(p) + len(o) - 1)
+            scores.append(float(logp[j, positions, torch.tensor(o)].sum()))
+    out, k = [], 0
+    for opts in options:
+        out.append(scores[k:k + len(opts)])
+        k += len(opts)
+    return out
 
 
 @torch.no_grad()
@@ -196,5 +227,7 @@ def measure_representations(lm, world: World, hook: str) -> dict:
     """What is linearly decodable at `hook`: first letters (per letter F1) and topics/gender."""
     letters = first_letter_f1(lm, hook)
     return {"first_letter_f1": {c: round(v["f1"], 4) for c, v in letters.items()},
-            "letters_above_0.6": sum(v["f1"] > 0.6 for v in letters.values()),
+            "first_letter_f1_saebench_probe": {c: round(v["f1_saebench_probe"], 4) for c, v in letters.items()},
+            "letters_above_0.6": sum(v["f1"] >= 0.6 for v in letters.values()),
+            "letters_above_0.6_saebench_probe": sum(v["f1_saebench_probe"] > 0.6 for v in letters.values()),
             "topics": topic_probe(lm, hook, world)}

@@ -38,14 +38,14 @@ class OrganismConfig:
     intermediate_size: int = 512
     context: int = 128
     batch_rows: int = 32
-    steps: int = 1200
+    steps: int = 1500
     lr: float = 3e-3
     warmup: int = 100
     weight_decay: float = 0.01
     fact_repeats: int = 30
-    spelling_repeats: int = 6
-    n_topic_docs: int = 12000
-    question_repeats: int = 12
+    spelling_repeats: int = 15
+    n_topic_docs: int = 6000
+    question_repeats: int = 30
 
 
 def spelling_words(n: int) -> list[str]:
