@@ -74,8 +74,25 @@ def _headline_k(df: pd.DataFrame) -> dict[tuple[str, str], object]:
     return out
 
 
+def latest_params(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (SAE, task) only the rows of the latest settings (parameters and plugin version) its units used:
+    a results folder may hold parts of older settings or plugin versions."""
+    if "params_hash" not in df or "created_at" not in df:
+        return df
+    version = df["task_version"] if "task_version" in df else pd.Series([""] * len(df), index=df.index)
+    setting = df["params_hash"].astype(str) + "@" + version.astype(str)
+    last = pd.DataFrame({"sae_id": df["sae_id"], "task": df["task"], "setting": setting,
+                         "created_at": df["created_at"]}).sort_values("created_at").groupby(
+                             ["sae_id", "task"])["setting"].last()
+    keep = [last[(s, t)] == h for s, t, h in zip(df["sae_id"], df["task"], setting, strict=True)]
+    return df[keep]
+
+
 def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
-    """One row per (task, metric): trained mean +- sigma, each control's value and separation, verdict."""
+    """One row per (task, metric): trained mean +- sigma, each control's value and separation, verdict.
+    A control paired with its source SAE (`random<-<id>`) is compared with that SAE alone; others with
+    every trained SAE (the worst counts). A control whose value equals its source's exactly (a permuted
+    decoder on a metric that reads only the encoder) is shown but cannot count: `same as its source`."""
     unknown = sorted(set(roles) - set(df["sae_id"]))
     if unknown:
         raise ValueError(f"SAEs with a role have no results: {unknown}; results hold {sorted(set(df['sae_id']))}")
@@ -102,17 +119,28 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
                "trained_mean": float(t_vals.mean()), "trained_min": float(t_vals.min()),
                "trained_max": float(t_vals.max()), "sigma": float(np.sqrt(np.mean(t_sig ** 2))),
                "n_trained": len(present)}
+        if t_vals.isna().all():
+            row["verdict"] = "no values (not evaluated on this model)"
+            rows.append(row)
+            continue
         verdicts = []
         for control, role in sorted((s, r) for s, r in roles.items() if r != "trained"):
             if control not in by_sae.index:
                 continue
+            kind, _, source = role.partition("<-")
             c_val, c_sig = float(by_sae.loc[control, "value"]), float(by_sae.loc[control, "sigma"])
-            pooled = np.sqrt((t_sig ** 2 + c_sig ** 2) / 2)
-            z = direction * (t_vals - c_val) / pooled
+            versus = [source] if source in present else present
+            v, sig = by_sae.loc[versus, "value"].astype(float), by_sae.loc[versus, "sigma"].astype(float)
+            pooled = np.sqrt((sig ** 2 + c_sig ** 2) / 2)
+            z = direction * (v - c_val) / pooled
             z_min = float(z.min()) if np.all(np.isfinite(z)) else np.nan
-            row[f"{role}:{control}"] = c_val
+            row[f"{kind}:{control}"] = c_val
             row[f"sep:{control}"] = z_min
-            if role in REQUIRED_CONTROLS:
+            if kind in REQUIRED_CONTROLS:
+                if source and (v == c_val).all():
+                    row.setdefault("note", "")
+                    row["note"] += f"{control} same as its source; "
+                    continue
                 verdicts.append((z_min, float(z.max()) if np.all(np.isfinite(z)) else np.nan))
         row["verdict"] = _verdict(verdicts)
         rows.append(row)
@@ -123,13 +151,20 @@ CONTROL_FORMATS = {"random": "random", "permuted_decoder": "permuted_decoder", "
 
 
 def roles_from_specs(specs) -> dict[str, str]:
-    """An SAE's role from its format: the baseline formats are controls, everything else is trained."""
-    return {s.id: CONTROL_FORMATS.get(s.format, "trained") for s in specs}
+    """An SAE's role from its format: the baseline formats are controls, everything else is trained. A
+    control built `of` a trained SAE in the run (same path) is paired with it: role `random<-<sae id>`."""
+    by_path = {str(s.path): s.id for s in specs if s.format not in CONTROL_FORMATS and getattr(s, "path", None)}
+    roles = {}
+    for s in specs:
+        role = CONTROL_FORMATS.get(s.format, "trained")
+        source = by_path.get(str((s.options.get("of") or {}).get("path"))) if role != "trained" else None
+        roles[s.id] = f"{role}<-{source}" if source else role
+    return roles
 
 
 def _verdict(seps: list[tuple[float, float]]) -> str:
     if not seps:
-        return "no required control"
+        return "no required control with a value"
     if any(not np.isfinite(lo) for lo, _ in seps):
         return "no noise estimate"
     if any(hi <= -SEPARATION for _, hi in seps):
@@ -161,7 +196,7 @@ def write_report(results_dir: str | Path, roles: dict[str, str], out: str | Path
     """Validity table of a results folder -> `out`/validity.parquet and `out`/validity.md; also noise.parquet."""
     from saebench.results import read_metrics
 
-    df = read_metrics(results_dir)
+    df = latest_params(read_metrics(results_dir))
     table = validity_table(df, roles)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Train a model organism (tokenizer + Llama) on the synthetic world's corpus and save it in HF format.
 
-    python scripts/train_organism.py --out saebench/assets/organisms/orgllama [--steps 1200] [--threads 2]
+    python scripts/train_organism.py --out saebench/assets/organisms/orgllama [--steps 1200]
 
 See saebench/organisms/ (world, corpus, training) and the organism's NOTICE/README for measured knowledge.
 """
@@ -13,20 +13,16 @@ import logging
 from dataclasses import fields
 from pathlib import Path
 
-import torch
-
 from saebench.organisms.training import OrganismConfig, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=2)
     for f in fields(OrganismConfig):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
     cfg = OrganismConfig(**{f.name: getattr(args, f.name) for f in fields(OrganismConfig)})
     print(json.dumps(train(cfg, args.out), indent=1))
 

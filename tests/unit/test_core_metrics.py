@@ -268,3 +268,25 @@ def test_code_sums_paths_agree_on_the_same_codes(monkeypatch):
     dense = codes.code_sums(f, keep)
     for name in ("l0", "l1", "l1_abs", "fire_counts", "sum_when_firing"):
         assert torch.equal(getattr(sparse, name), getattr(dense, name)), name
+
+
+def test_fvu_and_score_stderrs_are_their_numerators_errors_over_shared_denominators():
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(6, 5, 4, generator=g)
+    x_hat = x + 0.3 * torch.randn(6, 5, 4, generator=g)
+    keep = torch.ones(6, 5, dtype=torch.bool)
+    stats = ReconstructionStats(4, 3)
+    stats.update(x, x_hat, torch.zeros(6, 5, 3), keep)
+    values = {m.metric: m for m in stats.finish()[0]}
+    resid = ((x.double() - x_hat.double()) ** 2).sum(-1)    # per token
+    row_sums = resid.sum(1)
+    m = row_sums.sum() / 30
+    se_resid = math.sqrt(6 / 5 * float(((row_sums - m * 5) ** 2).sum())) / 30
+    tv = float(((x.double() - x.double().mean((0, 1))) ** 2).sum())
+    assert values["fvu"].stderr == pytest.approx(se_resid * 30 / tv, rel=1e-9)
+    assert values["fvu"].value == pytest.approx(float(resid.sum()) / tv, rel=1e-9)
+
+    from saebench.metrics.core.downstream import _shared_denominator_se
+
+    assert _shared_denominator_se(0.02, -4.0) == pytest.approx(0.005)
+    assert _shared_denominator_se(None, 2.0) is None and _shared_denominator_se(0.1, 0.0) is None

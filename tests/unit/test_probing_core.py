@@ -81,6 +81,18 @@ def test_row_space_newton_with_duplicate_rows_weights_and_weak_regularisation():
         np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=1e-3, rtol=1e-3)
 
 
+def test_row_space_newton_on_narrow_features_where_it_beats_the_direct_solve():
+    # d = 400 <= 1024 but m^3 = 150^3 < N d^2: the row-space step replaces the d x d solve, same optimum
+    import saebench.metrics.numerics.probes as probes_module
+
+    X, rows, y = _problems(400, n_pool=300, P=2, n=150, seed=5)
+    assert probes_module._row_space(X, torch.zeros(2, 300, dtype=torch.float64).scatter_(1, rows, 1.0)) is not None
+    probes = fit_logistic(X, rows, y, C=1.0)
+    for p in range(2):
+        ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X[rows[p]].double().numpy(), y[p].numpy())
+        np.testing.assert_allclose(probes.W[p].numpy(), ref.coef_[0], atol=1e-4, rtol=1e-4)
+
+
 def test_row_space_applies_only_to_shared_features_with_fewer_rows_than_dimensions():
     from saebench.metrics.numerics.probes import _row_space
 

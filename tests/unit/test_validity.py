@@ -79,3 +79,33 @@ def test_one_seed_without_stderr_has_no_noise_estimate_and_unknown_roles_are_nam
     assert table.loc[0, "verdict"] == "no noise estimate"
     with pytest.raises(ValueError, match="SAEs with a role have no results: \\['ghost'\\]"):
         validity_table(df, {"t1": "trained", "ghost": "random"})
+
+
+def test_a_paired_control_is_compared_with_its_source_and_an_identical_one_does_not_count():
+    df = frame(rows("t_relu", "sp", "acc", [0.70, 0.72]), rows("t_topk", "sp", "acc", [0.90, 0.92]),
+               rows("rand_topk", "sp", "acc", [0.80, 0.82]), rows("perm_topk", "sp", "acc", [0.90, 0.92]))
+    roles = {"t_relu": "trained", "t_topk": "trained", "rand_topk": "random<-t_topk",
+             "perm_topk": "permuted_decoder<-t_topk"}
+    row = validity_table(df, roles).iloc[0]
+    # only t_topk faces its own random copy: (0.91 - 0.81) / 0.01414 = 7.07 (t_relu would give -7.07)
+    assert row["sep:rand_topk"] == pytest.approx(0.1 / math.sqrt(0.0002), rel=1e-6)
+    assert "perm_topk same as its source" in row["note"] and row["verdict"] == "separates"
+
+
+def test_roles_from_specs_pairs_controls_built_of_a_trained_sae():
+    from saebench.saes.spec import SAESpec
+    from saebench.validity import roles_from_specs
+
+    specs = [SAESpec(id="a/topk", format="sae_lens", path="/x/topk"),
+             SAESpec(id="c/rand", format="random", options={"of": {"format": "sae_lens", "path": "/x/topk"}}),
+             SAESpec(id="c/pca", format="pca", hook="blocks.0.hook_resid_post")]
+    assert roles_from_specs(specs) == {"a/topk": "trained", "c/rand": "random<-a/topk", "c/pca": "pca"}
+
+
+def test_only_the_latest_parameter_set_of_each_sae_and_task_is_judged():
+    from saebench.validity import latest_params
+
+    df = frame(rows("a", "sp", "acc", [0.5]), rows("a", "sp", "acc", [0.9]))
+    df["params_hash"] = ["old", "new"]
+    df["created_at"] = ["2026-01-01", "2026-02-01"]
+    assert latest_params(df)["value"].tolist() == [0.9]

@@ -80,6 +80,14 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den != 0 and math.isfinite(den) else math.nan
 
 
+def _shared_denominator_se(numerator_se: float | None, denominator: float) -> float | None:
+    """Standard error of a score whose denominator (clean and ablation CE/KL) is shared by every SAE on the
+    same tokens: the SAE's own paired error over it, the noise relevant to comparing SAEs."""
+    if numerator_se is None or denominator == 0 or not math.isfinite(denominator):
+        return None
+    return numerator_se / abs(denominator)
+
+
 def downstream_metrics(clean: CleanStats, zero: DownstreamStats, sae: DownstreamStats) -> list[MetricValue]:
     """CE/KL values and the scores: ce_loss_score = (CE_zero - CE_sae)/(CE_zero - CE_clean);
     kl_div_score = (KL_zero - KL_sae)/KL_zero. A zero denominator gives NaN (undefined)."""
@@ -92,8 +100,10 @@ def downstream_metrics(clean: CleanStats, zero: DownstreamStats, sae: Downstream
         MetricValue(metric="ce_loss_with_ablation", value=ce_zero, stderr=zero.ce.stderr(), n=n_ce),
         MetricValue(metric="ce_loss_increase", value=sae.ce_increase.mean(), stderr=sae.ce_increase.stderr(),
                     n=n_ce),
-        MetricValue(metric="ce_loss_score", value=_ratio(ce_zero - ce_sae, ce_zero - ce_clean), n=n_ce),
+        MetricValue(metric="ce_loss_score", value=_ratio(ce_zero - ce_sae, ce_zero - ce_clean),
+                    stderr=_shared_denominator_se(sae.ce_increase.stderr(), ce_zero - ce_clean), n=n_ce),
         MetricValue(metric="kl_div_with_sae", value=kl_sae, stderr=sae.kl.stderr(), n=n_kl),
         MetricValue(metric="kl_div_with_ablation", value=kl_zero, stderr=zero.kl.stderr(), n=n_kl),
-        MetricValue(metric="kl_div_score", value=_ratio(kl_zero - kl_sae, kl_zero), n=n_kl),
+        MetricValue(metric="kl_div_score", value=_ratio(kl_zero - kl_sae, kl_zero),
+                    stderr=_shared_denominator_se(sae.kl.stderr(), kl_zero), n=n_kl),
     ]

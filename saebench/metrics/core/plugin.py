@@ -56,7 +56,7 @@ class CoreParams:
         return math.ceil(self.n_tokens_loss / self.context_size)
 
 
-@register_plugin("core", version="2.0.0", metrics=CORE_METRICS, params=CoreParams, needs=Needs(corpus=True),
+@register_plugin("core", version="2.1.0", metrics=CORE_METRICS, params=CoreParams, needs=Needs(corpus=True),
                  description="Reconstruction (MSE, FVU), sparsity (L0, density) and downstream loss (CE, KL).")
 @torch.no_grad()
 def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:

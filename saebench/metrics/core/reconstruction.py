@@ -128,8 +128,13 @@ class ReconstructionStats:
         tv = self.total_variance()
         fvu = float(self.sum_resid_sq) / tv if tv > 0 else math.nan
         batched = self.saebench_batched()
+        # FVU's standard error: its SAE-dependent numerator's (the clustered error of the mean residual); the
+        # denominator is the same for every SAE on these tokens, so this is the noise that matters when
+        # comparing SAEs (a shared-denominator ratio)
+        mse_se = self.per_token["mse_per_element"].stderr()
+        fvu_se = mse_se * self.d_in * n / tv if mse_se is not None and tv > 0 else None
         values = [
-            MetricValue(metric="fvu", value=fvu, n=n),
+            MetricValue(metric="fvu", value=fvu, stderr=fvu_se, n=n),
             MetricValue(metric="explained_variance_centred", value=1.0 - fvu, n=n),
             *(MetricValue(metric=name, value=value, n=n) for name, value in batched.items()),
         ]

@@ -101,7 +101,7 @@ def fit_logistic(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, C: float 
     b = torch.zeros(P, dtype=dtype, device=device)
     obj, z = _objective(X, y, sw, W, b, C)
     scale = (C * sw.sum(-1)).clamp_min(1.0)      # gradient tolerance relative to the data term's size
-    row_space = _row_space(X, sw) if d + 1 > DIRECT_SOLVE_MAX_DIM else None
+    row_space = _row_space(X, sw)
     for _ in range(max_iter):
         p = torch.sigmoid(z)
         r = C[:, None] * sw * (p - y)                                     # [P, N]
@@ -112,10 +112,10 @@ def fit_logistic(X: torch.Tensor, rows: torch.Tensor, y: torch.Tensor, C: float 
         if not active.any():
             break
         h = C[:, None] * sw * p * (1 - p)                                 # [P, N]
-        if d + 1 <= DIRECT_SOLVE_MAX_DIM:
-            sW, sb = _newton_direct(X, h, gW, gb)
-        elif row_space is not None:
+        if row_space is not None:
             sW, sb = _newton_row_space(X, h, gW, gb, row_space)
+        elif d + 1 <= DIRECT_SOLVE_MAX_DIM:
+            sW, sb = _newton_direct(X, h, gW, gb)
         else:
             sW, sb = _newton_cg(X, h, gW, gb)
         slope = (gW * sW).sum(-1) + gb * sb
@@ -168,7 +168,8 @@ class _RowSpace:
 
 def _row_space(X: torch.Tensor, sw: torch.Tensor) -> _RowSpace | None:
     """When the features are shared (X [N, d]) and every probe uses few rows (m < d), the Newton system
-    is solved in the m-dimensional row space (Woodbury) instead of by conjugate gradients in d."""
+    is solved in the m-dimensional row space (Woodbury) instead of by conjugate gradients in d (wide
+    features) or a d x d solve (narrow ones, when m^3 < N d^2)."""
     if X.dim() != 2:
         return None
     used = sw > 0
@@ -176,6 +177,8 @@ def _row_space(X: torch.Tensor, sw: torch.Tensor) -> _RowSpace | None:
     P, d = sw.shape[0], X.shape[-1]
     if m == 0 or m >= d or P * m * m * 8 > ROW_SPACE_MAX_BYTES:
         return None
+    if d + 1 <= DIRECT_SOLVE_MAX_DIM and m ** 3 >= X.shape[0] * d * d:
+        return None          # the direct d x d solve is cheaper (it costs N d^2 per probe, this m^3)
     order = torch.argsort((~used).to(torch.int8), dim=-1, stable=True)[:, :m]   # used rows first
     valid = torch.gather(used, 1, order)
     idx = torch.where(valid, order, torch.zeros_like(order))
