@@ -8,17 +8,14 @@ import time
 _T0, _C0 = time.perf_counter(), time.process_time()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
+from _worker import clock, load_model, load_saes, report, since  # noqa: E402
 
 from saebench.data import CorpusSpec  # noqa: E402
 from saebench.metrics import EvalContext  # noqa: E402
 from saebench.metrics.core import CoreParams, evaluate_core  # noqa: E402
-from saebench.models import load_language_model  # noqa: E402
-from saebench.paths import asset  # noqa: E402
-from saebench.saes import load_sae  # noqa: E402
 from saebench.services import Services  # noqa: E402
 
 HOOK = "blocks.2.hook_resid_post"
@@ -31,12 +28,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("saes", type=Path, nargs="+")
     args = parser.parse_args()
-    torch.set_grad_enabled(False)
-    t, c = time.perf_counter(), time.process_time()
-    lm = load_language_model(asset("stories260K"))
-    loaded = (time.perf_counter() - t, time.process_time() - c)
-    t, c = time.perf_counter(), time.process_time()
-    saes = [load_sae({"id": p.name, "path": str(p), "format": "sae_lens"}) for p in args.saes]
+    lm, loaded = load_model()
+    start = clock()
+    saes = load_saes(args.saes)
     services = Services.for_model(lm, CorpusSpec(path=str(args.tokens)))
     ctx = EvalContext(lm=lm, hook=HOOK, saes=saes, space=lm.activation_space(False), services=services,
                       device=torch.device("cpu"), batch_size=args.batch)
@@ -45,8 +39,7 @@ def main() -> None:
     values = {}
     for result in evaluate_core(ctx, params):
         values[result.sae_id] = {m.metric: m.value for m in result.metrics if m.subset is None and m.k is None}
-    evaluated = (time.perf_counter() - t, time.process_time() - c)
-    print(json.dumps({"import": imported, "load": loaded, "eval": evaluated, "values": values}))
+    report(imported, loaded, since(start), values)
 
 
 def _rows(path: Path) -> int:

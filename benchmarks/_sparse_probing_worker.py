@@ -15,11 +15,9 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
+from _worker import clock, load_model, load_saes, report, since  # noqa: E402
 
 from saebench.metrics import EvalContext, discover  # noqa: E402
-from saebench.models import load_language_model  # noqa: E402
-from saebench.paths import asset  # noqa: E402
-from saebench.saes import load_sae  # noqa: E402
 from saebench.services import Services  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,12 +36,9 @@ def main() -> None:
     parser.add_argument("--full-probe", action="store_true", help="also fit full-width probes (5 Cs, 20 % val)")
     parser.add_argument("saes", type=Path, nargs="+")
     args = parser.parse_args()
-    torch.set_grad_enabled(False)
-    t, c = time.perf_counter(), time.process_time()
-    lm = load_language_model(asset("stories260K"))
-    loaded = (time.perf_counter() - t, time.process_time() - c)
-    t, c = time.perf_counter(), time.process_time()
-    saes = [load_sae({"id": p.name, "path": str(p), "format": "sae_lens"}) for p in args.saes]
+    lm, loaded = load_model()
+    start = clock()
+    saes = load_saes(args.saes)
     info = discover().get("sparse_probing")
     values = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,8 +52,7 @@ def main() -> None:
         for result in info.run(ctx, params):
             overall = sorted((m for m in result.metrics if m.subset is None), key=lambda m: m.seed is None)
             values[result.sae_id] = {f"{m.metric}_{m.k}": m.value for m in overall}   # the seed mean last
-    evaluated = (time.perf_counter() - t, time.process_time() - c)
-    print(json.dumps({"import": imported, "load": loaded, "eval": evaluated, "values": values}))
+    report(imported, loaded, since(start), values)
 
 
 if __name__ == "__main__":

@@ -18,19 +18,30 @@ from saebench.organisms.corpus import domain_questions, mcq, statements, templat
 from saebench.organisms.world import TOPICS, World
 
 
+def with_bos(tokenizer, text: str) -> list[int]:
+    """BOS then the text's token ids (no other special tokens)."""
+    return [tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+
+def padded(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Token rows as one batch: ids and attention mask [B, width] (padding on the left or right), width."""
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for j, r in enumerate(rows):
+        where = slice(width - len(r), width) if left else slice(0, len(r))
+        ids[j, where] = torch.tensor(r)
+        mask[j, where] = 1
+    return ids, mask, width
+
+
 @torch.no_grad()
 def greedy(lm, prompts: list[str], max_new_tokens: int = 6, batch_size: int = 64) -> list[str]:
     """Greedy continuations (text) of prompts, batched with left padding (BOS first)."""
     tok = lm.tokenizer
     out = []
     for i in range(0, len(prompts), batch_size):
-        rows = [[tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]] for p in prompts[i:i + batch_size]]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, r in enumerate(rows):
-            ids[j, width - len(r):] = torch.tensor(r)
-            mask[j, width - len(r):] = 1
+        ids, mask, width = padded([with_bos(tok, p) for p in prompts[i:i + batch_size]], tok.pad_token_id, left=True)
         gen = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,
                                 max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
         out += tok.batch_decode(gen[:, width:], skip_special_tokens=True)
@@ -56,27 +67,6 @@ def attribute_accuracy(lm, world: World, split: str = "test", max_templates: int
         answers = greedy(lm, [p for p, _ in items])
         out[key] = float(np.mean([is_correct(a, v) for a, (_, v) in zip(answers, items, strict=True)]))
     return out
-
-
-@torch.no_grad()
-def last_token_activations(lm, hook: str, texts: list[str], positions: list[int] | None = None,
-                           batch_size: int = 128) -> torch.Tensor:
-    """[n, d] activation at `hook` of each text's token `positions[i]` (default: its last), BOS first."""
-    tok = lm.tokenizer
-    rows = [[tok.bos_token_id, *tok(t, add_special_tokens=False)["input_ids"]] for t in texts]
-    pos = [len(r) - 1 for r in rows] if positions is None else [p + 1 for p in positions]
-    out = []
-    for i in range(0, len(rows), batch_size):
-        chunk = rows[i:i + batch_size]
-        width = max(map(len, chunk))
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, r in enumerate(chunk):
-            ids[j, :len(r)] = torch.tensor(r)
-            mask[j, :len(r)] = 1
-        x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
-        out.append(x[torch.arange(len(chunk)), torch.tensor(pos[i:i + batch_size])])
-    return torch.cat(out)
 
 
 def _one_vs_rest(X: torch.Tensor, labels: np.ndarray, classes: list, train: np.ndarray, test: np.ndarray,
@@ -123,13 +113,7 @@ def topic_probe(lm, hook: str, world: World, n_docs: int = 1200, seed: int = 123
     tok = lm.tokenizer
     pooled = []
     for i in range(0, len(docs), 64):
-        chunk = [[tok.bos_token_id, *tok(t, add_special_tokens=False)["input_ids"]] for t, _, _ in docs[i:i + 64]]
-        width = max(map(len, chunk))
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, r in enumerate(chunk):
-            ids[j, :len(r)] = torch.tensor(r)
-            mask[j, :len(r)] = 1
+        ids, mask, _ = padded([with_bos(tok, t) for t, _, _ in docs[i:i + 64]], tok.pad_token_id)
         with torch.no_grad():
             x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
         m = mask.clone()
@@ -173,18 +157,12 @@ def mcq_accuracy(lm, world: World, domain: str, seed: int = 7) -> dict[str, floa
 def option_logliks(lm, prompts: list[str], options: list[list[str]], batch_size: int = 64) -> list[list[float]]:
     """Sum of log-probabilities of " option" after each prompt (BOS first), for every option."""
     tok = lm.tokenizer
-    flat = [(i, [tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]],
-             tok(" " + o, add_special_tokens=False)["input_ids"]) for i, p in enumerate(prompts) for o in options[i]]
+    flat = [(i, with_bos(tok, p), tok(" " + o, add_special_tokens=False)["input_ids"])
+            for i, p in enumerate(prompts) for o in options[i]]
     scores: list[float] = []
     for b in range(0, len(flat), batch_size):
         chunk = flat[b:b + batch_size]
-        rows = [p + o for _, p, o in chunk]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, r in enumerate(rows):
-            ids[j, :len(r)] = torch.tensor(r)
-            mask[j, :len(r)] = 1
+        ids, mask, _ = padded([p + o for _, p, o in chunk], tok.pad_token_id)
         logp = torch.log_softmax(lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device))
                                  .logits.float().cpu(), -1)
         for j, (_, p, o) in enumerate(chunk):
@@ -203,13 +181,8 @@ def next_token_logits(lm, prompts: list[str], batch_size: int = 64) -> torch.Ten
     tok = lm.tokenizer
     out = []
     for i in range(0, len(prompts), batch_size):
-        rows = [[tok.bos_token_id, *tok(p, add_special_tokens=False)["input_ids"]] for p in prompts[i:i + batch_size]]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, r in enumerate(rows):
-            ids[j, :len(r)] = torch.tensor(r)
-            mask[j, :len(r)] = 1
+        rows = [with_bos(tok, p) for p in prompts[i:i + batch_size]]
+        ids, mask, _ = padded(rows, tok.pad_token_id)
         logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().cpu()
         out.append(logits[torch.arange(len(rows)), torch.tensor([len(r) - 1 for r in rows])])
     return torch.cat(out)

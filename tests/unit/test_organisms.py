@@ -88,3 +88,12 @@ def test_exports_are_ravel_shaped_and_complete(tmp_path):
     files = write_unlearning(w, tmp_path / "unlearning")
     assert sorted(p.name for p in files) == ["alchemy_corpus.jsonl", "alchemy_questions.json",
                                              "astronomy_corpus.jsonl", "astronomy_questions.json"]
+
+
+def test_padded_batches_on_either_side():
+    from saebench.organisms.knowledge import padded
+
+    ids, mask, width = padded([[5, 6, 7], [8]], pad_id=0, left=True)
+    assert width == 3 and ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    ids, mask, _ = padded([[5, 6, 7], [8]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
