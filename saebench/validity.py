@@ -14,7 +14,13 @@ subset null; the headline k where the metric has a `k` column):
   permuted decoder, where present) is >= 3; `wrong direction` when some required control beats every
   trained SAE by >= 3; `no noise estimate` when sigma is unknown (one seed, no standard error);
   otherwise `does not separate`. PCA and identity are shown but not required: a dense, full-rank code can
-  legitimately win reconstruction metrics.
+  legitimately win reconstruction metrics. Nor is a random control far denser than its source (core L0
+  more than `DENSE_FACTOR` x the source's, e.g. a ReLU SAE at initialisation, ~1,000 latents on): it is
+  not sparsity-matched, so beating it or losing to it says nothing about the trained SAE (shown, noted).
+
+Known-answer SAEs (built by surgery, with a `planted.json` next to their weights: role `known<-<base id>`)
+are not trained SAEs nor controls: `known_answer_table` sets each of their headline values beside their
+base SAE's, in noise units; what the value should be is stated by the construction (README).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import pandas as pd
 REQUIRED_CONTROLS = ("random", "permuted_decoder")
 SEPARATION = 3.0
 MDD_FACTOR = 1.96 * math.sqrt(2)   # minimum detectable difference of two single-seed runs, in sigma
+DENSE_FACTOR = 4.0                 # a control whose L0 exceeds its source's by this factor is not required
 
 
 def noise_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -75,12 +82,14 @@ def _headline_k(df: pd.DataFrame) -> dict[tuple[str, str], object]:
 
 
 def latest_params(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (SAE, task) only the rows of the latest settings (parameters and plugin version) its units used:
-    a results folder may hold parts of older settings or plugin versions."""
+    """Per (SAE, task) only the rows of the latest settings (parameters, plugin version and SAE weights) its
+    units used: a results folder may hold parts of older settings, plugin versions or weights of an id."""
     if "params_hash" not in df or "created_at" not in df:
         return df
-    version = df["task_version"] if "task_version" in df else pd.Series([""] * len(df), index=df.index)
-    setting = df["params_hash"].astype(str) + "@" + version.astype(str)
+    blank = pd.Series([""] * len(df), index=df.index)
+    version = df.get("task_version", blank)
+    weights = df.get("sae_fingerprint", blank)
+    setting = df["params_hash"].astype(str) + "@" + version.astype(str) + "#" + weights.astype(str)
     last = pd.DataFrame({"sae_id": df["sae_id"], "task": df["task"], "setting": setting,
                          "created_at": df["created_at"]}).sort_values("created_at").groupby(
                              ["sae_id", "task"])["setting"].last()
@@ -102,6 +111,7 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     directions = _directions(df)
     heads = _headline_k(df)
     noise = noise_table(df[df["subset"].isna()])
+    dense = _dense_controls(df, roles)
     rows = []
     for (task, metric), group in noise.groupby(["task", "metric"], sort=True):
         direction = directions.get(metric, 0)
@@ -124,7 +134,7 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
             rows.append(row)
             continue
         verdicts = []
-        for control, role in sorted((s, r) for s, r in roles.items() if r != "trained"):
+        for control, role in sorted((s, r) for s, r in roles.items() if r != "trained" and not _known(r)):
             if control not in by_sae.index:
                 continue
             kind, _, source = role.partition("<-")
@@ -137,6 +147,9 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
             row[f"{kind}:{control}"] = c_val
             row[f"sep:{control}"] = z_min
             if kind in REQUIRED_CONTROLS:
+                if control in dense:
+                    row["note"] = row.get("note", "") + f"{control} not sparsity-matched ({dense[control]}); "
+                    continue
                 if source and (v == c_val).all():
                     row.setdefault("note", "")
                     row["note"] += f"{control} same as its source; "
@@ -147,19 +160,70 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _dense_controls(df: pd.DataFrame, roles: dict[str, str]) -> dict[str, str]:
+    """Paired controls whose core L0 exceeds DENSE_FACTOR x their source's: control -> 'L0 a vs b'."""
+    l0 = df[(df["task"] == "core") & (df["metric"] == "l0") & df["subset"].isna()]
+    l0 = l0.groupby("sae_id")["value"].mean()
+    out = {}
+    for control, role in roles.items():
+        source = role.partition("<-")[2]
+        if source and control in l0.index and source in l0.index and l0[control] > DENSE_FACTOR * l0[source]:
+            out[control] = f"L0 {l0[control]:.4g} vs {l0[source]:.4g}"
+    return out
+
+
 CONTROL_FORMATS = {"random": "random", "permuted_decoder": "permuted_decoder", "pca": "pca", "identity": "identity"}
 
 
 def roles_from_specs(specs) -> dict[str, str]:
     """An SAE's role from its format: the baseline formats are controls, everything else is trained. A
-    control built `of` a trained SAE in the run (same path) is paired with it: role `random<-<sae id>`."""
+    control built `of` a trained SAE in the run (same path) is paired with it: role `random<-<sae id>`.
+    A folder with a `planted.json` (a known-answer SAE) has role `known<-<base id>` (its `base`, a sibling
+    folder, when that SAE is in the run)."""
+    import json
+
     by_path = {str(s.path): s.id for s in specs if s.format not in CONTROL_FORMATS and getattr(s, "path", None)}
     roles = {}
     for s in specs:
         role = CONTROL_FORMATS.get(s.format, "trained")
         source = by_path.get(str((s.options.get("of") or {}).get("path"))) if role != "trained" else None
+        planted = Path(str(s.path)) / "planted.json" if role == "trained" and getattr(s, "path", None) else None
+        if planted is not None and planted.is_file():
+            base = json.loads(planted.read_text()).get("base")
+            role, source = "known", by_path.get(str(Path(str(s.path)).parent / base)) if base else None
         roles[s.id] = f"{role}<-{source}" if source else role
     return roles
+
+
+def _known(role: str) -> bool:
+    return role.partition("<-")[0] == "known"
+
+
+def known_answer_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
+    """Per known-answer SAE and headline (task, metric): its value +- sigma beside its base SAE's, and the
+    difference in noise units (signed so that positive = better by the metric's direction)."""
+    directions = _directions(df)
+    heads = _headline_k(df)
+    noise = noise_table(df[df["subset"].isna()])
+    rows = []
+    for sae, role in sorted(roles.items()):
+        if not _known(role):
+            continue
+        base = role.partition("<-")[2] or None
+        for (task, metric), group in noise.groupby(["task", "metric"], sort=True):
+            k = heads.get((task, metric))
+            group = (group[group["k"].isna()] if k is None else group[group["k"] == k]).set_index("sae_id")
+            if sae not in group.index or directions.get(metric, 0) == 0:
+                continue
+            v, sig = float(group.loc[sae, "value"]), float(group.loc[sae, "sigma"])
+            row = {"sae_id": sae, "task": task, "metric": metric, "k": k, "value": v, "sigma": sig, "base": base}
+            if base in group.index:
+                bv, bs = float(group.loc[base, "value"]), float(group.loc[base, "sigma"])
+                pooled = float(np.sqrt((sig ** 2 + bs ** 2) / 2))
+                row.update(base_value=bv, base_sigma=bs,
+                           sep=directions[metric] * (v - bv) / pooled if pooled > 0 else np.nan)
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _verdict(seps: list[tuple[float, float]]) -> str:
@@ -185,7 +249,8 @@ def to_markdown(table: pd.DataFrame) -> str:
         for c in cols:
             v = r[c]
             if isinstance(v, float):
-                cells.append("" if not np.isfinite(v) else f"{v:.1f}" if c.startswith("sep:") else f"{v:.4g}")
+                separation = c == "sep" or c.startswith("sep:")
+                cells.append("" if not np.isfinite(v) else f"{v:.1f}" if separation else f"{v:.4g}")
             else:
                 cells.append("" if v is None else str(v))
         lines.append("| " + " | ".join(cells) + " |")
@@ -202,5 +267,10 @@ def write_report(results_dir: str | Path, roles: dict[str, str], out: str | Path
     out.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out / "validity.parquet", index=False)
     noise_table(df).to_parquet(out / "noise.parquet", index=False)
-    (out / "validity.md").write_text(to_markdown(table), encoding="utf-8")
+    known = known_answer_table(df, roles)
+    text = to_markdown(table)
+    if not known.empty:
+        known.to_parquet(out / "known_answers.parquet", index=False)
+        text += "\n## Known-answer SAEs (beside their base SAE)\n\n" + to_markdown(known)
+    (out / "validity.md").write_text(text, encoding="utf-8")
     return table

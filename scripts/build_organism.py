@@ -1,6 +1,7 @@
-"""Build a model organism end to end: LM, measured knowledge, evaluation data, SAEs.
+"""Build a model organism end to end: LM, measured knowledge, evaluation data, SAEs, known-answer SAEs.
 
-    python scripts/build_organism.py --out saebench/assets/organisms/orgllama [--stages lm knowledge data saes]
+    python scripts/build_organism.py --out saebench/assets/organisms/orgllama [--stages lm knowledge ...]
+                                     [--steps 1500 --letter-embedding 1.0 ... (every OrganismConfig field)]
 
 Stages (each reads what the earlier ones wrote in --out):
   lm        - tokenizer + Llama trained from scratch on the world's corpus (saebench/organisms/training.py)
@@ -10,12 +11,16 @@ Stages (each reads what the earlier ones wrote in --out):
               unlearning/ (saebench/organisms/exports.py)
   saes      - SAE Lens SAEs on HOOK: relu, topk, batchtopk, matryoshka_batchtopk at two widths, trained on
               the corpus.jsonl activations (saebench/saes/training.py), fp16 on disk
+  surgery   - known-answer SAEs built on saes/relu_2048 (saebench/organisms/surgery.py): surgery_absorption
+              (absorption planted at known rates per letter, planted.json next to it) and surgery_gender (one
+              latent encodes the topic documents' gender)
   card      - README.md (what it is, how it was made, the measured knowledge) and NOTICE.md
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -24,12 +29,17 @@ import numpy as np
 import torch
 
 from saebench.data import pack_documents, special_mask
+from saebench.metrics.absorption.prompts import LETTERS
+from saebench.metrics.absorption.vocab import alphabetic_words
 from saebench.models import load_language_model
 from saebench.organisms.corpus import build_corpus
 from saebench.organisms.exports import EVAL_SEED_OFFSET, write_ravel, write_topics, write_unlearning
-from saebench.organisms.knowledge import measure_behaviour, measure_representations
+from saebench.organisms.knowledge import measure_behaviour, measure_representations, padded, with_bos
+from saebench.organisms.recovery import absorption_context, absorption_task
+from saebench.organisms.surgery import plant_absorption, plant_attribute_latent
 from saebench.organisms.training import OrganismConfig, spelling_words, train
 from saebench.organisms.world import make_world
+from saebench.saes import load_sae
 from saebench.saes.formats.sae_lens import save_sae_lens
 from saebench.saes.protocol import SAEMetadata
 from saebench.saes.training import build_trained_sae, matryoshka_groups, train_sae
@@ -52,13 +62,20 @@ def eval_corpus(out: Path, seed: int) -> Path:
     return path
 
 
-def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, seed: int) -> None:
-    lm = load_language_model(out)
+@torch.no_grad()
+def corpus_activations(out: Path, lm, n_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """HOOK activations of the non-special tokens of the first `n_rows` packed rows of corpus.jsonl, and
+    those tokens' ids."""
     texts = [json.loads(line)["text"] for line in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     tokens = pack_documents(texts, lm.tokenizer, 128, n_rows, True)
     keep = ~special_mask(tokens, lm.special_token_ids())
-    with torch.no_grad():
-        acts = torch.cat([lm.activations(tokens[i:i + 64], HOOK) for i in range(0, len(tokens), 64)])[keep].float()
+    acts = torch.cat([lm.activations(tokens[i:i + 64], HOOK) for i in range(0, len(tokens), 64)])
+    return acts[keep].float(), tokens[keep]
+
+
+def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, seed: int) -> None:
+    lm = load_language_model(out)
+    acts, _ = corpus_activations(out, lm, n_rows)
     log.info("SAE training activations: %s", tuple(acts.shape))
     summary = {}
     for width in widths:
@@ -81,6 +98,65 @@ def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, se
     (out / "saes.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
+SURGERY_BASE = "relu_2048"
+PLANTED_RATES = (0.0, 0.25, 0.5, 0.75)      # cycled over the letters that pass the ground-truth probe
+
+
+def build_surgery(out: Path, seed: int = 42, min_words: int = 40) -> None:
+    """saes/surgery_absorption (+ planted.json) and saes/surgery_gender (+ planted.json), fp16."""
+    lm = load_language_model(out)
+    base = load_sae({"id": f"{out.name}/{SURGERY_BASE}", "format": "sae_lens",
+                     "path": str(out / "saes" / SURGERY_BASE)})
+    ctx = absorption_context(lm, HOOK)
+    task, _ = absorption_task(ctx, seed)
+    counts = np.bincount(task.data.letters.cpu().numpy(), minlength=26)
+    letters = [LETTERS[i] for i in range(26) if float(task.saebench.f1[i]) > 0.6 and counts[i] >= min_words]
+    rates = {letter: PLANTED_RATES[i % len(PLANTED_RATES)] for i, letter in enumerate(letters)}
+    md = SAEMetadata(sae_id=f"{out.name}/surgery_absorption", hook=HOOK, architecture="jumprelu",
+                     source="build_organism:surgery", model=out.name, prepend_bos=True, context_size=128)
+    acts, ids = corpus_activations(out, lm, 200)
+    token_of = {w.text: w.token_id for w in alphabetic_words(lm.tokenizer)}
+    planted = plant_absorption(base, ctx.space.to_sae(task.data.X.float()), task.data.words, rates, md,
+                               (ctx.space.to_sae(acts), ids, token_of))
+    _save_surgery(out, "surgery_absorption", planted.sae, {
+        **planted.to_json(), "base": SURGERY_BASE, "seed": seed,
+        "construction": "saebench/organisms/surgery.py:plant_absorption on the absorption task's prompts of "
+                        f"seed {seed} (default parameters)"})
+    log.info("surgery_absorption: %d letters planted, %d word latents", len(rates), len(planted.word_latent))
+    acts, labels = gender_token_activations(lm, out)
+    md = dataclasses.replace(md, sae_id=f"{out.name}/surgery_gender")
+    sae, latent = plant_attribute_latent(base, ctx.space.to_sae(acts), labels, md)
+    _save_surgery(out, "surgery_gender", sae, {"attribute": "gender", "positive": "female", "latent": latent,
+                                                "base": SURGERY_BASE})
+
+
+@torch.no_grad()
+def gender_token_activations(lm, out: Path, n_docs: int = 1200) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations at HOOK of every token (BOS and padding excluded) of the first `n_docs` topic documents of
+    datasets/topics.csv, each labelled with its document's gender (True: female)."""
+    import pandas as pd
+
+    frame = pd.read_csv(out / "datasets" / "topics.csv").head(n_docs)
+    tok = lm.tokenizer
+    acts, labels = [], []
+    for i in range(0, len(frame), 64):
+        part = frame.iloc[i:i + 64]
+        ids, mask, _ = padded([with_bos(tok, t) for t in part["text"]], tok.pad_token_id)
+        x = lm.activations(ids.to(lm.device), HOOK, attention_mask=mask.to(lm.device)).float().cpu()
+        mask[:, 0] = 0
+        keep = mask.bool()
+        acts.append(x[keep])
+        labels.append(torch.tensor((part["gender"] == "female").to_numpy())[:, None].expand_as(keep)[keep])
+    return torch.cat(acts), torch.cat(labels)
+
+
+def _save_surgery(out: Path, name: str, sae, planted: dict) -> None:
+    folder = out / "saes" / name
+    save_sae_lens(sae.to(torch.float16), folder, model_name=out.name,
+                  extra_metadata={"dataset_path": f"surgery on saes/{SURGERY_BASE} (scripts/build_organism.py)"})
+    (folder / "planted.json").write_text(json.dumps(planted, indent=1) + "\n")
+
+
 def write_card(out: Path) -> None:
     """README.md from training.json, knowledge.json and saes.json; NOTICE.md."""
     training = json.loads((out / "training.json").read_text())
@@ -95,6 +171,10 @@ def write_card(out: Path) -> None:
              f"{cfg['intermediate_size']}, tied embeddings; {training['n_params'] / 1e6:.2f}M parameters"
              ", fp16 on disk.",
              f"- Byte-level BPE tokenizer, {cfg['vocab_size']} tokens, trained on the corpus.",
+             "- First letters planted: each alphabetic token's initial embedding carries its first letter's direction "
+             f"(26 orthonormal directions, {cfg.get('letter_embedding', 0)} x the row's norm), and the corpus spells "
+             f"every alphabetic token right after it ({cfg.get('vocab_spelling_repeats', 0)} times: \" apple a p p l "
+             "e\"), so the model uses the letter at the token itself.",
              f"- Corpus: {training['corpus_tokens']:,} tokens (world seed {cfg['seed']}); {cfg['steps']} steps of "
              f"{cfg['batch_rows']} x {cfg['context']} tokens ({training['epochs']:.1f} epochs), "
              f"{training['train_seconds'] / 60:.1f} min on {training['threads']} CPU threads; final loss "
@@ -119,6 +199,17 @@ def write_card(out: Path) -> None:
         lines += ["", "## SAEs (`saes/`, SAE Lens format, on " + HOOK + ")", "", "| SAE | FVU | L0 |", "|---|---|---|"]
         for sae_id, m in json.loads((out / "saes.json").read_text()).items():
             lines.append(f"| {sae_id} | {m['fvu']:.3f} | {m['l0']:.1f} |")
+    planted = out / "saes" / "surgery_absorption" / "planted.json"
+    if planted.exists():
+        p = json.loads(planted.read_text())
+        rates = ", ".join(f"{k} {v:.2f}" for k, v in p["planted_rate"].items())
+        lines += ["", "## Known-answer SAEs (`saes/surgery_*`, surgery on saes/" + SURGERY_BASE + ")", "",
+                  f"- `surgery_absorption`: {len(p['planted_rate'])} letters with a letter latent and "
+                  f"{len(p['word_latent'])} word latents; fraction of each letter's words routed to word latents "
+                  f"by construction: {rates}. Roles in `planted.json`; recovery measured by "
+                  "`scripts/absorption_recovery.py`.",
+                  "- `surgery_gender`: one latent is the coordinate along the topic documents' gender mean "
+                  "difference (on every token); no other decoder row writes it (SCR's known answer)."]
     (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / "NOTICE.md").write_text(
         f"{out.name}: model, tokenizer, corpus and data generated by saebench (MIT licence, see the repository's "
@@ -129,9 +220,10 @@ def write_card(out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--stages", nargs="+", default=["lm", "knowledge", "data", "saes", "card"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=1500, help="LM training steps")
+    parser.add_argument("--stages", nargs="+", default=["lm", "knowledge", "data", "saes", "surgery", "card"])
+    for f in dataclasses.fields(OrganismConfig):      # LM stage: every training setting (--steps, --seed, ...)
+        if f.name != "name":
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     parser.add_argument("--widths", type=int, nargs="+", default=[512, 2048])
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--sae-steps", type=int, default=1500)
@@ -141,7 +233,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     world = make_world(args.seed)
     if "lm" in args.stages:
-        record = train(OrganismConfig(name=args.out.name, seed=args.seed, steps=args.steps), args.out, world)
+        cfg = OrganismConfig(name=args.out.name, **{f.name: getattr(args, f.name)
+                                                    for f in dataclasses.fields(OrganismConfig) if f.name != "name"})
+        record = train(cfg, args.out, world)
         log.info("trained: %s", record)
     if "knowledge" in args.stages:
         lm = load_language_model(args.out)
@@ -157,6 +251,8 @@ def main() -> None:
         write_unlearning(world, args.out / "unlearning")
     if "saes" in args.stages:
         train_saes(args.out, args.widths, args.k, args.sae_steps, args.sae_rows, args.seed)
+    if "surgery" in args.stages:
+        build_surgery(args.out)
     if "card" in args.stages:
         write_card(args.out)
 

@@ -3,7 +3,8 @@
 Document kinds (each a list of plain-text documents):
 - `facts`: statements of every city, scholar and domain fact in the training templates only;
 - `spelling`: SAEBench's first-letter prompts ("{word} has the first letter: W") and spelled-out words
-  ("word: w o r d") over a word list, so each word's first letter is decodable at its last token;
+  ("word: w o r d") over a word list; once the tokenizer exists, `vocabulary_spelling_documents` adds every
+  alphabetic token followed directly by its letters, so each token's first letter is decodable at the token;
 - `topics`: short documents on one of `TOPICS`, about a person referred to as he or she (the binary
   attribute), topic and gender independent in the corpus (datasets choose their own correlation);
 - `questions`: multiple-choice drills on the domain facts ("Question: ...\\nA. ...\\nAnswer: B"), options in
@@ -77,6 +78,16 @@ def spelling_documents(words: list[str], rng: np.random.Generator, repeats: int,
         for _ in range(repeats):
             lines.append(SPELLING_PROMPT.format(word=" " + w) + " " + w[0].upper())   # " word": the vocab's form
             lines.append(f" {w}: " + " ".join(w))
+    order = rng.permutation(len(lines))
+    return ["\n".join(lines[j] for j in order[i:i + per_doc]) for i in range(0, len(order), per_doc)]
+
+
+def vocabulary_spelling_documents(tokens: list[str], rng: np.random.Generator, repeats: int, per_doc: int = 10
+                                  ) -> list[str]:
+    """Every alphabetic vocabulary token followed at once by its letters (" apple a p p l e"), `repeats` times:
+    the token's next token is its first letter, so the model computes the letter at the token itself (what
+    absorption's ground-truth probe reads). `tokens` keep their leading space where the token has one."""
+    lines = [t + " " + " ".join(t.strip().lower()) for t in tokens for _ in range(repeats)]
     order = rng.permutation(len(lines))
     return ["\n".join(lines[j] for j in order[i:i + per_doc]) for i in range(0, len(order), per_doc)]
 

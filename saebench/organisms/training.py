@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from saebench.organisms.corpus import build_corpus
+from saebench.organisms.corpus import build_corpus, vocabulary_spelling_documents
 from saebench.organisms.world import World, make_world
 from saebench.paths import asset
 
@@ -44,6 +44,9 @@ class OrganismConfig:
     weight_decay: float = 0.01
     fact_repeats: int = 30
     spelling_repeats: int = 15
+    vocab_spelling_repeats: int = 12   # every alphabetic token of the trained tokenizer, spelled right after it
+    letter_embedding: float = 1.0      # planted first-letter direction in each alphabetic token's initial embedding,
+                                       # as a multiple of the embedding's norm (0 = none)
     n_topic_docs: int = 6000
     question_repeats: int = 30
 
@@ -65,6 +68,13 @@ def spelling_words(n: int) -> list[str]:
 def documents(world: World, cfg: OrganismConfig) -> dict[str, list[str]]:
     return build_corpus(world, spelling_words(cfg.n_words), cfg.seed, cfg.fact_repeats, cfg.spelling_repeats,
                         cfg.n_topic_docs, cfg.question_repeats)
+
+
+def vocabulary_spelling(tokenizer, rng: np.random.Generator, repeats: int) -> list[str]:
+    """Spelling drills for every alphabetic token of `tokenizer` (the absorption task's own word list)."""
+    from saebench.metrics.absorption.vocab import alphabetic_words
+
+    return vocabulary_spelling_documents([w.text for w in alphabetic_words(tokenizer)], rng, repeats)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -100,7 +110,25 @@ def build_model(cfg: OrganismConfig, tokenizer):
                          num_key_value_heads=cfg.n_heads, max_position_embeddings=cfg.context * 2,
                          tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)
+    if cfg.letter_embedding:
+        plant_letter_directions(model.get_input_embeddings().weight, tokenizer, cfg.letter_embedding, cfg.seed)
+    return model
+
+
+def plant_letter_directions(embedding: torch.Tensor, tokenizer, scale: float, seed: int) -> torch.Tensor:
+    """Add to each alphabetic token's embedding row its first letter's direction (26 seeded orthonormal
+    directions) times `scale` x the row's norm; returns the directions [26, d]."""
+    from saebench.metrics.absorption.prompts import LETTERS
+    from saebench.metrics.absorption.vocab import alphabetic_words
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    directions = torch.linalg.qr(torch.randn(embedding.shape[1], 26, generator=gen))[0].T
+    with torch.no_grad():
+        for word in alphabetic_words(tokenizer):
+            row = embedding[word.token_id]
+            row += scale * row.norm() * directions[LETTERS.index(word.letter)].to(row.dtype)
+    return directions
 
 
 def train(cfg: OrganismConfig, out: Path, world: World | None = None) -> dict:
@@ -111,6 +139,7 @@ def train(cfg: OrganismConfig, out: Path, world: World | None = None) -> dict:
     started = time.perf_counter()
     tokenizer = train_tokenizer(texts, cfg.vocab_size)
     rng = np.random.default_rng(cfg.seed)
+    texts += vocabulary_spelling(tokenizer, rng, cfg.vocab_spelling_repeats)
     rows = pack(texts, tokenizer, cfg.context, rng)
     log.info("corpus: %d documents, %d tokens (%d rows); tokenizer %.1f s", len(texts), rows.numel(), len(rows),
              time.perf_counter() - started)

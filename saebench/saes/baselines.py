@@ -5,7 +5,8 @@
   builds it unfitted (no LM pass, no corpus read); the runner fits it from the run's corpus through the
   services (`saebench.services.fits`, streaming float64 covariance, cached on disk) before it is used;
 - `random`: an SAE of the same architecture, width and sparsity settings as `of` (or as given), with
-  random unit decoder rows and a tied encoder, as at initialisation;
+  random unit decoder rows and a tied encoder, as at initialisation; with `k` it is a random TopK SAE of
+  `of`'s width and decoder bias instead (a sparsity-matched control for an SAE whose L0 is about k);
 - `permuted_decoder`: `of` with its decoder rows shuffled, so each latent fires as trained but writes
   another latent's direction.
 A trained SAE must beat `random` and `permuted_decoder` on every quality metric.
@@ -124,6 +125,8 @@ def random_baseline(spec: SAESpec, env=None) -> LinearSAE:
         extra_tensors = {"threshold": base.threshold.detach().float().clone()} if hasattr(base, "threshold") else {}
         if arch == "gated":
             arch = "relu"  # a random gate has no meaning; use the ReLU at initialisation
+        if "k" in spec.options:   # sparsity-matched: TopK at the given k
+            arch, hyper, extra_tensors = "topk", {"k": int(spec.options["k"])}, {}
     else:
         hook = _hook(spec)
         d_in = int(spec.options.get("d_in") or _need_lm(spec, env, "know the hook width").hook_width(hook))

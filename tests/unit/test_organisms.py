@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -97,3 +98,39 @@ def test_padded_batches_on_either_side():
     assert width == 3 and ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
     ids, mask, _ = padded([[5, 6, 7], [8]], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_every_alphabetic_token_is_spelled_right_after_itself():
+    from saebench.organisms.corpus import vocabulary_spelling_documents
+
+    docs = vocabulary_spelling_documents([" Apple", "ing", " b"], np.random.default_rng(0), repeats=2)
+    lines = sorted(line for doc in docs for line in doc.split("\n"))
+    assert lines == [" Apple a p p l e"] * 2 + [" b b"] * 2 + ["ing i n g"] * 2
+
+
+def test_training_is_deterministic_and_plants_first_letters(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from saebench.metrics.absorption.vocab import alphabetic_words
+    from saebench.organisms.training import OrganismConfig, build_model, plant_letter_directions, train
+
+    cfg = OrganismConfig(vocab_size=400, n_words=30, hidden_size=32, n_layers=1, n_heads=2, intermediate_size=64,
+                         context=32, batch_rows=4, steps=3, warmup=1, fact_repeats=1, spelling_repeats=1,
+                         vocab_spelling_repeats=1, n_topic_docs=20, question_repeats=1)
+    world = make_world(0)
+    records = [train(cfg, tmp_path / name, world) for name in ("a", "b")]
+    assert records[0]["corpus_tokens"] == records[1]["corpus_tokens"]
+    a, b = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # at initialisation each alphabetic token's embedding is its random row plus its letter's direction
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tmp_path / "a")
+    plain = build_model(dataclasses.replace(cfg, letter_embedding=0.0), tok).get_input_embeddings().weight
+    planted = build_model(cfg, tok).get_input_embeddings().weight
+    dirs = plant_letter_directions(plain.detach().clone(), tok, 1.0, cfg.seed)
+    for word in alphabetic_words(tok)[:50]:
+        diff = (planted[word.token_id] - plain[word.token_id]).detach()
+        expected = plain[word.token_id].norm() * dirs["ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(word.letter)]
+        torch.testing.assert_close(diff, expected.detach(), atol=1e-5, rtol=1e-4)

@@ -101,6 +101,16 @@ def test_trained_sae_beats_random_and_permuted(stories):
             assert better, (metric, baseline, out["trained"][metric], out[baseline][metric])
 
 
+def test_sparsity_matched_random_control_is_topk_at_the_given_k(stories):
+    env = LoadEnv(lm=stories, seed=0)
+    trained = load_sae({"id": "trained", **TOPK}, env=env)
+    rand = load_sae({"id": "r", "format": "random", "options": {"of": TOPK, "k": 3}}, env=env)
+    assert type(rand).architecture == "topk" and rand.k == 3 and rand.d_sae == trained.d_sae
+    torch.testing.assert_close(rand.b_dec, trained.b_dec)
+    f = rand.encode(torch.randn(5, rand.d_in))
+    assert ((f != 0).sum(-1) == 3).all()
+
+
 def test_matryoshka_prefixes_reconstruct_monotonically_better(stories):
     """On the trained demo Matryoshka SAE: every larger prefix has lower error and loss."""
     from saebench.saes import expand_prefixes

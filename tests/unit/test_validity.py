@@ -109,3 +109,45 @@ def test_only_the_latest_parameter_set_of_each_sae_and_task_is_judged():
     df["params_hash"] = ["old", "new"]
     df["created_at"] = ["2026-01-01", "2026-02-01"]
     assert latest_params(df)["value"].tolist() == [0.9]
+    # same settings, new weights under the same id (a rebuilt SAE): only the new weights' rows
+    df = frame(rows("a", "sp", "acc", [0.5]), rows("a", "sp", "acc", [0.7]))
+    df["params_hash"], df["sae_fingerprint"] = ["h", "h"], ["w1", "w2"]
+    df["created_at"] = ["2026-01-01", "2026-02-01"]
+    assert latest_params(df)["value"].tolist() == [0.7]
+
+
+def test_known_answer_saes_are_neither_trained_nor_controls_and_face_their_base(tmp_path):
+    import json
+
+    from saebench.saes.spec import SAESpec
+    from saebench.validity import known_answer_table, roles_from_specs
+
+    (tmp_path / "relu").mkdir()
+    (tmp_path / "surgery").mkdir()
+    (tmp_path / "surgery" / "planted.json").write_text(json.dumps({"base": "relu"}))
+    specs = [SAESpec(id="o/relu", format="sae_lens", path=str(tmp_path / "relu")),
+             SAESpec(id="o/surgery", format="sae_lens", path=str(tmp_path / "surgery")),
+             SAESpec(id="c/rand", format="random", options={"of": {"format": "sae_lens", "path": "/elsewhere"}})]
+    roles = roles_from_specs(specs)
+    assert roles == {"o/relu": "trained", "o/surgery": "known<-o/relu", "c/rand": "random"}
+    df = frame(rows("o/relu", "scr", "scr", [0.20, 0.24]), rows("o/surgery", "scr", "scr", [0.90, 0.94]),
+               rows("c/rand", "scr", "scr", [0.00, 0.04]))
+    table = validity_table(df, roles)
+    assert "sep:o/surgery" not in table.columns and table.loc[0, "n_trained"] == 1
+    known = known_answer_table(df, roles).iloc[0]
+    # (0.92 - 0.22) / sqrt((0.02828^2 + 0.02828^2) / 2) = 0.70 / 0.02828
+    assert known["base_value"] == pytest.approx(0.22) and known["sep"] == pytest.approx(0.70 / math.sqrt(0.0008))
+
+
+def test_a_control_far_denser_than_its_source_is_shown_but_not_required():
+    df = frame(rows("t", "core", "ce_loss_score", [0.95], stderr=0.001), rows("t", "core", "l0", [6.5], "none"),
+               rows("dense", "core", "ce_loss_score", [0.99], stderr=0.001),
+               rows("dense", "core", "l0", [1000.0], "none"),
+               rows("matched", "core", "ce_loss_score", [0.88], stderr=0.001),
+               rows("matched", "core", "l0", [6.0], "none"))
+    roles = {"t": "trained", "dense": "random<-t", "matched": "random<-t"}
+    row = validity_table(df, roles).set_index("metric").loc["ce_loss_score"]
+    # the dense random control beats the trained SAE by 40 sigma, but it is not sparsity-matched
+    assert row["sep:dense"] == pytest.approx(-0.04 / 0.001)
+    assert "dense not sparsity-matched (L0 1000 vs 6.5)" in row["note"]
+    assert row["sep:matched"] == pytest.approx(70.0) and row["verdict"] == "separates"

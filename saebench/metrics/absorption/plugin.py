@@ -1,9 +1,10 @@
 """The `absorption` plugin: first-letter feature absorption (Chanin et al. 2024), two definitions side by side.
 
-- `saebench` (headline): SAEBench 0.6.0's procedure and metric names (`saebench_definition.py`), seeded,
-  with the word's real last token instead of a fixed offset; parity-tested against SAEBench's outputs.
-- `v1`: saebench's first definition (`calculator.py`): class-mean main latents, exact L2 probes, exact
-  projections, the probe's own prompts; its metrics carry a `_v1` suffix.
+- `saebench`: SAEBench 0.6.0's procedure and metric names (`saebench_definition.py`), seeded, with the
+  word's real last token instead of a fixed offset; parity-tested against SAEBench's outputs.
+- `v1` (headline since 2.1.0: it recovers absorption planted at known rates, SAEBench's does not; plugin
+  README): class-mean main latents, exact L2 probes, exact projections, the probe's own prompts; its
+  metrics carry a `_v1` suffix.
 
 SAE-independent work once per (model, hook, seed) (`task.py`); per SAE one encode of the words'
 activations (and of the fresh prompts'), the k-sparse probes and the absorption arithmetic.
@@ -75,7 +76,7 @@ class AbsorptionParams:
             raise ConfigError(f"min_letters must be in 1..26, got {self.min_letters}.")
 
 
-@register_plugin("absorption", version="2.0.0", metrics=report.ABSORPTION_METRICS, params=AbsorptionParams,
+@register_plugin("absorption", version="2.1.0", metrics=report.ABSORPTION_METRICS, params=AbsorptionParams,
                  needs=Needs(activations=True), applies_to=reconstructs_its_input,
                  description="First-letter feature absorption (lower is better): SAEBench's definition (headline) "
                              "and definition v1, correct for any tokenizer.")

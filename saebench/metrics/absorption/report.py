@@ -9,12 +9,12 @@ from saebench.metrics.absorption.prompts import LETTERS
 from saebench.metrics.api import Details, MetricInfo, MetricValue, mean_stderr
 
 SAEBENCH_METRICS = [
-    MetricInfo(name="mean_absorption_fraction_score", higher_is_better=False, headline=True,
+    MetricInfo(name="mean_absorption_fraction_score", higher_is_better=False,
                description="SAEBench's absorption_first_letter headline, its definition (plugin README): mean "
                            "over letters whose ground-truth probe F1 > 0.6 of the letter's mean absorption "
                            "fraction; stderr across letters. NaN when fewer than min_letters letters pass, where "
                            "SAEBench computes nothing."),
-    MetricInfo(name="mean_full_absorption_score", higher_is_better=False, headline=True,
+    MetricInfo(name="mean_full_absorption_score", higher_is_better=False,
                description="SAEBench's mean full-absorption rate over evaluated letters, its definition."),
     MetricInfo(name="mean_num_split_features", higher_is_better=None,
                description="SAEBench's mean number of main latents per evaluated letter (1 = no splitting)."),
@@ -31,10 +31,11 @@ SAEBENCH_METRICS = [
 ]
 
 V1_METRICS = [
-    MetricInfo(name="absorption_fraction_v1", higher_is_better=False,
-               description="Definition v1 (plugin README): mean over evaluated letters of the mean absorption "
-                           "fraction, main latents by class-mean difference, exact projections, exact L2 GT "
-                           "probe; stderr across letters."),
+    MetricInfo(name="absorption_fraction_v1", higher_is_better=False, headline=True,
+               description="Definition v1 (plugin README), the headline: it recovers absorption planted at known "
+                           "rates (mean abs error 0.001; SAEBench's definition 0.51): mean over evaluated letters "
+                           "of the mean absorption fraction, main latents by class-mean difference, exact "
+                           "projections, exact L2 GT probe; stderr across letters."),
     MetricInfo(name="full_absorption_rate_v1", higher_is_better=False,
                description="Definition v1: mean over evaluated letters of the fraction of words fully absorbed."),
     MetricInfo(name="num_split_features_v1", higher_is_better=None,

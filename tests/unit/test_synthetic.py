@@ -1,0 +1,171 @@
+"""Synthetic activations with a known dictionary, and the ground-truth measures, by hand and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from saebench.errors import ConfigError, DataError
+from saebench.metrics.ground_truth.measures import Detection, Reconstruction, matching, mcc, uniqueness
+from saebench.synthetic.config import HierarchyConfig, SyntheticConfig, preset
+from saebench.synthetic.model import SyntheticModel, zipf_probabilities
+
+SMALL = SyntheticConfig(num_features=120, d=24, p_max=0.4, p_min=0.05, orthogonalize_steps=20,
+                        hierarchy=HierarchyConfig(roots=6, branching=3, depth=2, mutually_exclusive=True),
+                        correlation_rank=4, correlation_scale=0.2, seed=3)
+
+
+def test_same_seed_same_model_and_stream_other_seed_other_model():
+    a, b = SyntheticModel(SMALL), SyntheticModel(SMALL)
+    torch.testing.assert_close(a.D, b.D, rtol=0, atol=0)
+    xa, fa = a.sample(64, torch.Generator().manual_seed(1))
+    xb, fb = b.sample(64, torch.Generator().manual_seed(1))
+    assert torch.equal(xa, xb) and torch.equal(fa, fb)
+    other = SyntheticModel(SyntheticConfig(**{**SMALL.to_dict(), "hierarchy": SMALL.hierarchy, "seed": 4}))
+    assert not torch.equal(other.D, a.D)
+    torch.testing.assert_close(xa, fa @ a.D + a.bias)
+
+
+def test_firing_rates_follow_the_configured_zipf_law_without_hierarchy():
+    cfg = SyntheticConfig(num_features=40, d=16, p_max=0.4, p_min=0.05, orthogonalize_steps=0, seed=0)
+    model = SyntheticModel(cfg)
+    _, a = model.sample(40_000, torch.Generator().manual_seed(0))
+    rate = (a > 0).float().mean(0)
+    expected = zipf_probabilities(40, 0.5, 0.4, 0.05).float()
+    assert float((rate - expected).abs().max()) < 4 * float((expected * (1 - expected) / 40_000).sqrt().max())
+    # folded-normal magnitudes around the configured means
+    mean_when_on = (a.sum(0) / (a > 0).sum(0))
+    torch.testing.assert_close(mean_when_on, model.mean, atol=0.05, rtol=0)
+
+
+def test_hierarchy_children_fire_only_with_their_parent_and_exclusively():
+    model = SyntheticModel(SMALL)
+    _, a = model.sample(20_000, torch.Generator().manual_seed(2))
+    on = a > 0
+    assert len(model.levels) == 2 and model.levels[0].children.shape == (6, 3)
+    assert model.levels[1].children.shape == (18, 3)
+    for level in model.levels:
+        kids = on[:, level.children]                                     # [n, P, b]
+        assert not (kids & ~on[:, level.parents][:, :, None]).any()     # never without the parent
+        assert int(kids.sum(-1).max()) == 1                             # mutually exclusive siblings
+        # given its parent fires, a child fires with about its own probability x the chance no earlier
+        # sibling won: at least it fires sometimes
+        assert kids.any(-1).float().mean() > 0
+    parent = model.parent
+    assert int((parent >= 0).sum()) == 6 * 3 + 18 * 3
+
+
+def test_orthogonalisation_lowers_the_dictionarys_overlap():
+    raw = SyntheticModel(SyntheticConfig(num_features=200, d=32, orthogonalize_steps=0, seed=1))
+    ortho = SyntheticModel(SyntheticConfig(num_features=200, d=32, orthogonalize_steps=60, seed=1))
+    def overlaps(D):
+        g = (D @ D.T).abs()
+        g.fill_diagonal_(0)
+        return float(g.pow(2).mean()), float(g.max())
+
+    torch.testing.assert_close(ortho.D.norm(dim=1), torch.ones(200), atol=1e-5, rtol=0)
+    (mean_raw, max_raw), (mean_ortho, max_ortho) = overlaps(raw.D), overlaps(ortho.D)
+    assert mean_ortho < 0.9 * mean_raw and max_ortho < max_raw     # lower on average, no near-duplicates
+
+
+def test_save_and_load_round_trip_and_bad_inputs(tmp_path):
+    model = SyntheticModel(SMALL)
+    model.save(tmp_path / "m")
+    again = SyntheticModel.load(tmp_path / "m")
+    assert torch.equal(again.D, model.D) and again.cfg == model.cfg
+    x1, _ = model.sample(8, torch.Generator().manual_seed(5))
+    x2, _ = again.sample(8, torch.Generator().manual_seed(5))
+    assert torch.equal(x1, x2)
+    with pytest.raises(DataError, match="lacks"):
+        SyntheticModel.load(tmp_path / "nothing")
+    with pytest.raises(ConfigError, match="p_min < p_max"):
+        SyntheticConfig(p_min=0.5, p_max=0.4)
+    with pytest.raises(ConfigError, match="hierarchy needs"):
+        SyntheticConfig(num_features=10, hierarchy=HierarchyConfig(roots=4, branching=4, depth=1))
+    with pytest.raises(ConfigError, match="valid: \\['synth16k', 'synth_ci'\\]"):
+        preset("synth_big")
+
+
+def test_presets_match_their_published_shape():
+    big = preset("synth16k")
+    assert (big.num_features, big.d, big.hierarchy.roots, big.hierarchy.branching, big.hierarchy.depth) == \
+        (16_384, 768, 128, 4, 3)
+    assert big.hierarchy.n_features() == 128 * (1 + 4 + 16 + 64)
+    assert (big.p_max, big.p_min, big.zipf_exponent, big.correlation_rank) == (0.4, 5e-4, 0.5, 25)
+
+
+def test_hungarian_matching_equals_brute_force_on_small_cases():
+    rng = np.random.default_rng(0)
+    for m, n in [(4, 4), (3, 5), (5, 3)]:
+        cos = rng.random((m, n))
+        wide = cos if m <= n else cos.T                       # brute force over the smaller side's choices
+        best = max(sum(wide[i, c] for i, c in enumerate(cs)) for cs in itertools.permutations(range(wide.shape[1]),
+                                                                                            wide.shape[0]))
+        rows, cols, method = matching(cos)
+        assert method == "hungarian" and cos[rows, cols].sum() == pytest.approx(best)
+    rows, cols, method = matching(rng.random((6, 6)), exact_limit=2)
+    assert method == "greedy" and len(set(rows)) == len(set(cols)) == 6
+
+
+def test_the_oracle_sae_scores_one_and_a_permuted_decoder_matches_random():
+    model = SyntheticModel(SMALL)
+    x, a = model.sample(4000, torch.Generator().manual_seed(9))
+    D = model.D
+    assert mcc(D, D)[0] == pytest.approx(1.0) and uniqueness(D, D) == 1.0
+    # the oracle: latents = true feature activations, decoder = the dictionary
+    det = Detection(D, D)
+    det.add(a, a)
+    fired = (a > 0).any(0)
+    assert 0 < int((~fired).sum()) < 40                     # some deep children never fire in 4,000 samples
+    per = det.per_latent()                                 # 1 where the feature fired, 0 where undefined (SAE Lens)
+    assert torch.equal(per["f1"], fired.double()) and torch.equal(per["precision"], fired.double())
+    assert det.means()["accuracy"] == 1.0
+    rec = Reconstruction(len(D))
+    rec.add(x - model.bias, a @ D, a, a)
+    values = rec.values()
+    assert values["explained_variance"] == pytest.approx(1.0, abs=1e-9) and values["l0"] == values["true_l0"]
+    # a random decoder and the same decoder's rows shuffled have about the same (low) MCC
+    rand = torch.nn.functional.normalize(torch.randn(120, 24, generator=torch.Generator().manual_seed(0)), dim=1)
+    assert mcc(rand, D)[0] < 0.6
+    perm = D[torch.randperm(120, generator=torch.Generator().manual_seed(0))]
+    assert mcc(perm, D)[0] == pytest.approx(1.0)       # MCC reads decoder rows only: a permutation is a match
+    det = Detection(perm, D)
+    det.add(a, a)                                          # but each latent now fires for another feature
+    assert det.means()["f1"] < 0.5
+
+
+def test_detection_counts_by_hand():
+    D = torch.eye(2)
+    det = Detection(D, D)
+    latents = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 2.0]])
+    truth = torch.tensor([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    det.add(latents, truth)
+    per = det.per_latent()
+    # latent 0: tp 1 (row 0), fp 1 (row 1), fn 1 (row 2), tn 1 -> P = R = F1 = 0.5, accuracy 0.5
+    assert per["precision"][0] == per["recall"][0] == per["f1"][0] == 0.5 and per["accuracy"][0] == 0.5
+    # latent 1: tp 2, fp 0, fn 0 -> 1
+    assert per["f1"][1] == 1.0 and per["accuracy"][1] == 1.0
+
+
+def test_ground_truth_values_rank_a_dictionary_aligned_sae_above_a_random_one():
+    from saebench.metrics.ground_truth.evaluate import ground_truth_values
+    from saebench.saes import TopKSAE
+    from tests.builders import metadata
+
+    model = SyntheticModel(SyntheticConfig(num_features=64, d=32, p_max=0.2, p_min=0.02, orthogonalize_steps=50,
+                                           magnitude_std=0.2, seed=0))
+    D = model.D
+    aligned = TopKSAE(D.T.clone(), D.clone(), torch.zeros(64), model.bias.clone(), k=4,
+                      metadata=metadata("aligned", "synthetic"), apply_b_dec_to_input=True)
+    rand_dec = torch.nn.functional.normalize(torch.randn(64, 32, generator=torch.Generator().manual_seed(1)), dim=1)
+    random = TopKSAE(rand_dec.T.clone(), rand_dec, torch.zeros(64), model.bias.clone(), k=4,
+                     metadata=metadata("random", "synthetic"), apply_b_dec_to_input=True)
+    good, bad = ground_truth_values(model, [aligned, random], n_samples=3000, batch_size=1000, seed=0,
+                                    exact_matching_limit=4096)
+    assert good["mcc"] == pytest.approx(1.0, abs=1e-6) and good["uniqueness"] == 1.0 and good["matching"] == "hungarian"
+    assert bad["mcc"] < 0.6 and good["f1"] > bad["f1"] + 0.3
+    assert good["explained_variance"] > bad["explained_variance"] and 3 < good["l0"] <= 4.0   # TopK: <= k
+    assert 0 < good["true_l0"] < 10
