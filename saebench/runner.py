@@ -43,6 +43,7 @@ from saebench.saes.fingerprint import sae_fingerprint
 from saebench.saes.spec import SAESpec
 from saebench.services import Services, TokenStream
 from saebench.services.fits import fit_controls, fit_key, needs_fit
+from saebench.synthetic.source import is_synthetic_name, load_synthetic
 from saebench.torch_utils import dtype_name, resolve_device, resolve_dtype, set_threads
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def plan_tasks(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> l
     Only what a plugin declares enters its params hash."""
     registry = registry or discover()
     readers = [name for name in rc.tasks if registry.get(name).needs.corpus]
-    if readers and rc.corpus is None:
+    if readers and rc.corpus is None and not is_synthetic_name(rc.model.name):
         raise ConfigError(f"task(s) {readers} read a corpus; pass corpus= (a hub id, a local text file, or a "
                           "pre-tokenized .safetensors/.npy/.pt), or select a corpus config.")
     planned = []
@@ -140,7 +141,7 @@ def plan_tasks(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> l
         info = registry.get(name)
         params = info.make_params(values)
         extra = {}
-        if info.needs.corpus:
+        if info.needs.corpus and rc.corpus is not None:
             extra["corpus"] = rc.corpus.identity()
         if info.needs.judge:      # the judge's identity (no secrets) is part of the unit's params
             from saebench.judge import JudgeConfig
@@ -200,15 +201,20 @@ class _Run:
     def lm(self):
         if self._lm is None:
             rc = self.rc
-            self._lm = load_language_model(rc.model.name, rc.model.revision, self.device, self.dtype,
-                                           rc.model.trust_remote_code)
+            if is_synthetic_name(rc.model.name):
+                self._lm = load_synthetic(rc.model.name, self.device)
+            else:
+                self._lm = load_language_model(rc.model.name, rc.model.revision, self.device, self.dtype,
+                                               rc.model.trust_remote_code)
         return self._lm
 
     def make_services(self) -> Services:
         if self.services is None:
             rc, memo = self.rc, MemoryCache()
             root = rc.cache_dir or default_cache_dir()
-            tokens = None if rc.corpus is None else TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo)
+            text_model = not getattr(self.lm, "is_synthetic", False)
+            tokens = TokenStream(rc.corpus, self.lm.tokenizer, self.lm.name, memo) \
+                if rc.corpus is not None and text_model else None
             self.services = Services(
                 memo=memo, tokens=tokens,
                 activations=ActivationCache(root if rc.activation_cache == "disk" else None),
@@ -346,6 +352,19 @@ def _claim(state: _Run, sae_id: str, units: list[Unit]) -> list[Unit]:
 
 
 # ----- stage 3: preflight --------------------------------------------------------------------------
+def model_kind_mismatch(needs, lm) -> str | None:
+    """Why a plugin cannot run on the run's model: a synthetic-only plugin on a language model, or a
+    language-model plugin on a synthetic model; None when it can."""
+    synthetic = bool(getattr(lm, "is_synthetic", False))
+    if needs.synthetic and not synthetic:
+        return (f"it needs a synthetic model with known features (model=synthetic/<preset>); {lm.name!r} is a "
+                "language model")
+    if synthetic and not needs.synthetic:
+        return f"it needs a language model; {lm.name!r} is a synthetic model (only ground-truth metrics run on it)"
+    return None
+
+
+
 def preflight(state: _Run, chunk: list[PlannedSAE]) -> list[PlannedSAE]:
     """Check each SAE against the model (an error row on failure) and each pending unit's plugin
     `applies_to` (a skipped row with the reason); returns the SAEs with units left to run."""
@@ -359,6 +378,10 @@ def preflight(state: _Run, chunk: list[PlannedSAE]) -> list[PlannedSAE]:
             continue
         runnable = []
         for u in p.pending:
+            kind = model_kind_mismatch(u.task.info.needs, state.lm)
+            if kind:
+                state.record(p.sae_id, [u], "skipped", f"{u.task.name} does not apply: {kind}")
+                continue
             try:
                 reason = u.task.info.not_applicable(p.sae)
             except Exception as e:

@@ -14,12 +14,16 @@ class Needs:
     - `datasets`: labelled datasets loaded by spec (`ctx.datasets.load`); which datasets is in the params.
     - `activations`: the shared, content-addressed activation cache of texts (`ctx.activations`).
     - `judge`: the LLM judge (`ctx.judge`); its identity (endpoint, model, temperature) enters the hash.
+    - `synthetic`: the plugin runs on a synthetic model with known features (`ctx.lm.model`, a
+      `SyntheticModel`) and only there; every other plugin needs a language model. The runner records a
+      `skipped` row with the reason when the run's model is the wrong kind.
     """
 
     corpus: bool = False
     datasets: bool = False
     activations: bool = False
     judge: bool = False
+    synthetic: bool = False
 
     def names(self) -> list[str]:
-        return [n for n in ("corpus", "datasets", "activations", "judge") if getattr(self, n)]
+        return [n for n in ("corpus", "datasets", "activations", "judge", "synthetic") if getattr(self, n)]

@@ -117,7 +117,6 @@ class SyntheticModel:
             shared = torch.randn(n, self.correlation_factor.shape[1], generator=gen)
             z = shared @ self.correlation_factor.T + z * self.noise_scale
         fires = z > self.thresholds
-        magnitude = (self.mean + self.std * torch.randn(n, F, generator=gen)).abs()
         for level in self.levels:
             on = fires[:, level.children] & fires[:, level.parents][:, :, None]
             if self.cfg.hierarchy.mutually_exclusive:
@@ -125,7 +124,10 @@ class SyntheticModel:
                 keep = torch.nn.functional.one_hot(score.argmax(-1), on.shape[-1]).bool()
                 on &= keep
             fires[:, level.children] = on
-        return magnitude * fires
+        rows, cols = fires.nonzero(as_tuple=True)           # magnitudes only where a feature fires
+        a = torch.zeros(n, F)
+        a[rows, cols] = (self.mean[cols] + self.std[cols] * torch.randn(len(cols), generator=gen)).abs()
+        return a
 
     def activations(self, a: torch.Tensor) -> torch.Tensor:
         """x = a @ D + bias."""

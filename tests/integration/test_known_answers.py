@@ -30,10 +30,11 @@ def test_the_headline_absorption_definition_v1_recovers_the_planted_rate():
     ctx = absorption_context(lm, HOOK)
     task, params = absorption_task(ctx, 42)
     table = recovery_table(ctx, task, params, sae, planted)
-    assert len(table) >= 20 and set(table["planted_rate"].round(1)) >= {0.0, 0.2, 0.5, 0.7}
+    nominal = (table["planted_rate"] * 4).round() / 4                 # the construction's rates 0 .. 0.75
+    assert len(table) >= 20 and set(nominal) == {0.0, 0.25, 0.5, 0.75}
     # the truth on the scored rows rises with the planted rate (lower: a word latent stays silent on some of
     # its word's prompts, and those rows are not absorbed)
-    by_rate = table.groupby(table["planted_rate"].round(1))["truth_v1_rows"].mean()
+    by_rate = table.groupby(nominal)["truth_v1_rows"].mean()
     assert by_rate.is_monotonic_increasing and by_rate.iloc[0] < 0.02 and by_rate.iloc[-1] > 0.2, by_rate
     err = (table["absorption_v1"] - table["truth_v1_rows"]).abs()
     assert err.mean() <= ABSORPTION_MAE_BOUND and err.max() <= ABSORPTION_MAX_ERROR_BOUND, table.to_string()

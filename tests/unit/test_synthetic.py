@@ -169,3 +169,47 @@ def test_ground_truth_values_rank_a_dictionary_aligned_sae_above_a_random_one():
     assert bad["mcc"] < 0.6 and good["f1"] > bad["f1"] + 0.3
     assert good["explained_variance"] > bad["explained_variance"] and 3 < good["l0"] <= 4.0   # TopK: <= k
     assert 0 < good["true_l0"] < 10
+
+
+def test_a_run_on_a_synthetic_model_evaluates_ground_truth_and_skips_language_model_metrics(tmp_path):
+    import saebench
+    from saebench.saes import TopKSAE
+    from tests.builders import metadata
+
+    model = SyntheticModel(SyntheticConfig(num_features=64, d=32, p_max=0.2, p_min=0.02, orthogonalize_steps=50,
+                                           magnitude_std=0.2, seed=0))
+    model.save(tmp_path / "synth")
+    D = model.D
+    aligned = TopKSAE(D.T.clone(), D.clone(), torch.zeros(64), model.bias.clone(), k=4,
+                      metadata=metadata("aligned", "synthetic"), apply_b_dec_to_input=True)
+    df = saebench.evaluate(saes={"aligned": {"sae": aligned, "hook": "synthetic"}},
+                           model=f"synthetic:{tmp_path / 'synth'}", output_dir=str(tmp_path / "r"), device="cpu",
+                           tasks={"ground_truth": {"n_samples": 2000, "batch_size": 500},
+                                  "core": {"n_tokens": 256, "n_tokens_loss": 0}})
+    values = df[df.task == "ground_truth"].set_index("metric")["value"]
+    assert values["mcc"] == pytest.approx(1.0, abs=1e-6) and values["matching_exact"] == 1.0
+    assert values["f1"] > 0.5 and 3 < values["l0"] <= 4
+    skipped = df.attrs["report"].skipped
+    assert [(o.task, "needs a language model" in o.reason) for o in skipped] == [("core", True)]
+    assert df["model"].iloc[0].startswith("synthetic:")
+
+
+def test_plugins_of_the_wrong_model_kind_are_refused_with_the_reason():
+    from types import SimpleNamespace
+
+    from saebench.metrics import discover
+    from saebench.runner import model_kind_mismatch
+    from saebench.synthetic.source import SyntheticSource
+
+    plugins = discover()
+    text_lm = SimpleNamespace(name="EleutherAI/pythia-70m")
+    synth = SyntheticSource(SyntheticModel(SMALL), "synthetic:small")
+    assert "needs a synthetic model" in model_kind_mismatch(plugins.get("ground_truth").needs, text_lm)
+    assert model_kind_mismatch(plugins.get("core").needs, text_lm) is None
+    assert "needs a language model" in model_kind_mismatch(plugins.get("sparse_probing").needs, synth)
+    assert model_kind_mismatch(plugins.get("ground_truth").needs, synth) is None
+    with pytest.raises(ConfigError, match="its only hook is 'synthetic'"):
+        synth.hook_width("blocks.0.hook_resid_post")
+    with pytest.raises(ConfigError, match="neither a preset"):
+        from saebench.synthetic.source import load_synthetic
+        load_synthetic("synthetic:nope")
