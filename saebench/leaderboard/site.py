@@ -46,6 +46,8 @@ def _num_cell(value, stderr=None) -> str:
 
 def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) -> str:
     saes = board.saes
+    validity = (' <a href="validity.html">Validity report</a>: which metrics separate trained SAEs from controls.'
+                if any((Path(src) / "report" / "validity.parquet").is_file() for src in sources) else "")
     filters = []
     for label, field in FILTERS:
         values = sorted({str(v) for v in saes[field].dropna()}, key=lambda s: (len(s), s))
@@ -73,7 +75,7 @@ def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) 
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = (f"<header><h1>{e(title)}</h1><p class=\"meta\">{len(saes)} SAEs from {e(', '.join(sources))}; "
             f"generated {generated} by saebench {e(saebench.__version__)}. ↑ higher is better, ↓ lower is better; "
-            f"± is a standard error where the results carry one. Click a column to sort.</p></header>"
+            f"± is a standard error where the results carry one. Click a column to sort.{validity}</p></header>"
             f"<section id=\"filters\">{''.join(filters)}<span class=\"meta\">showing <b id=\"shown\">"
             f"{len(saes)}</b> of {len(saes)}</span></section>"
             f"<div class=\"scroll\"><table id=\"board\"><thead><tr>{''.join(head)}</tr></thead><tbody>"
@@ -161,5 +163,28 @@ def build_site(results: list[str], output: str | Path, title: str = "saebench le
     for sae in board.saes.to_dict("records"):
         (out / "sae" / sae["page"]).write_text(_sae_page(board, sae, board.columns), encoding="utf-8")
     (out / "leaderboard.json").write_text(board.saes.to_json(orient="records", indent=1), encoding="utf-8")
+    reports = [Path(r) / "report" for r in results if (Path(r) / "report" / "validity.parquet").is_file()]
+    if reports:
+        (out / "validity.html").write_text(_validity_page(reports, title), encoding="utf-8")
     log.info("leaderboard: %d SAEs, %d plots -> %s", len(board.saes), len(plots), index)
     return index
+
+
+def _validity_page(reports: list[Path], title: str) -> str:
+    """The validity report(s) of the result folders (`saebench validity`): per metric, trained SAEs vs
+    controls in noise units and the verdict; known-answer SAEs beside their base."""
+    parts = [f"<header><h1>{e(title)}: validity</h1><p class=\"meta\"><a href=\"index.html\">leaderboard</a>. "
+             "Does each metric separate trained SAEs from diagnostic controls by more than its measured noise? "
+             "Separations (sep:) in noise sigma, positive = the trained SAEs are better; a verdict needs >= 3 "
+             "sigma from every sparsity-matched random and permuted-decoder control.</p></header>"]
+    for report in reports:
+        table = pd.read_parquet(report / "validity.parquet").drop(columns=["trained_min", "trained_max"],
+                                                                  errors="ignore")
+        numeric = {c for c in table.columns if pd.api.types.is_float_dtype(table[c])}
+        parts.append(f"<h2>{e(str(report.parent))}</h2>{_table(table, numeric)}")
+        known = report / "known_answers.parquet"
+        if known.is_file():
+            k = pd.read_parquet(known)
+            parts.append("<h3>Known-answer SAEs beside their base</h3>"
+                         + _table(k, {c for c in k.columns if pd.api.types.is_float_dtype(k[c])}))
+    return _page(f"{title}: validity", "".join(parts))

@@ -75,6 +75,23 @@ def test_site_table_plots_and_pages(results):
     assert {d["sae_id"] for d in data} == set(rows)
 
 
+def test_a_results_folder_with_a_validity_report_gets_a_linked_validity_page(results):
+    tmp, _ = results
+    plain = build_site([str(tmp / "new")], tmp / "plain").read_text()
+    assert "validity.html" not in plain and not (tmp / "plain" / "validity.html").exists()
+    report = tmp / "new" / "report"
+    report.mkdir()
+    pd.DataFrame([{"task": "core", "metric": "fvu", "k": None, "direction": "lower", "trained_mean": 0.1,
+                   "sigma": 0.01, "random:c/rand": 0.9, "sep:c/rand": 80.0, "verdict": "separates"}]
+                 ).to_parquet(report / "validity.parquet")
+    pd.DataFrame([{"sae_id": "known/<x>", "task": "scr", "metric": "scr", "value": 0.9, "base": "t"}]
+                 ).to_parquet(report / "known_answers.parquet")
+    index = build_site([str(tmp / "new")], tmp / "site").read_text()
+    assert '<a href="validity.html">Validity report</a>' in index
+    page = (tmp / "site" / "validity.html").read_text()
+    assert "<td>separates</td>" in page and 'href="index.html"' in page and "known/&lt;x&gt;" in page
+
+
 def test_every_string_from_results_is_escaped(tmp_path):
     evil = '<script>alert("sae")</script>'
     arch = "<img src=x onerror=alert(1)>"
