@@ -213,3 +213,55 @@ def test_plugins_of_the_wrong_model_kind_are_refused_with_the_reason():
     with pytest.raises(ConfigError, match="neither a preset"):
         from saebench.synthetic.source import load_synthetic
         load_synthetic("synthetic:nope")
+
+
+def _two_level_world():
+    """4 orthonormal features in d=4: parent 0 with children 1, 2; feature 3 outside the hierarchy."""
+    D = torch.eye(4)
+    parent = torch.tensor([-1, 0, 0, -1])
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(4000, generator=gen) < 0.5
+    child = torch.randint(1, 3, (4000,), generator=gen)
+    a = torch.zeros(4000, 4)
+    a[:, 0] = p.float()
+    a[p, child[p]] = 1.0
+    a[:, 3] = (torch.rand(4000, generator=gen) < 0.3).float()
+    return D, parent, a
+
+
+def test_hierarchy_absorption_by_construction():
+    from saebench.metrics.ground_truth.hierarchy import HierarchyAbsorption
+
+    D, parent, a = _two_level_world()
+    # latents 0..3 track the features; child latents' decoders carry the parent (cos 1/sqrt(2))
+    decoder = torch.nn.functional.normalize(torch.eye(4) + torch.tensor([[0.0] * 4, [1, 0, 0, 0], [1, 0, 0, 0],
+                                                                         [0.0] * 4]), dim=1)
+    clean = a.clone()                                   # the parent latent fires whenever the parent does
+    absorbed = a.clone()
+    absorbed[:, 0] *= (a[:, 1] == 0).float()            # child 1 absorbs its parent, child 2 does not
+    for latents, expected in ((clean, [0.0, 0.0]), (absorbed, [1.0, 0.0])):
+        h = HierarchyAbsorption(decoder, D, parent)
+        h.add(latents[:2000], a[:2000])
+        h.add(latents[2000:], a[2000:])
+        assert h.per_pair().tolist() == expected and h.value() == sum(expected) / 2
+    # a child latent that does not carry the parent is not absorption (the parent is lost, not absorbed)
+    h = HierarchyAbsorption(torch.eye(4), D, parent)
+    h.add(absorbed, a)
+    assert h.value() == 0.0
+
+
+def test_hedging_by_construction():
+    from saebench.metrics.ground_truth.hierarchy import hedging
+
+    D, parent, _ = _two_level_world()
+    assert hedging(torch.eye(4), D, parent) == pytest.approx(0.0, abs=1e-7)
+    # the parent's latent mixes in its children: unit row (1, a, a, 0)/n -> hedging = a*sqrt(2)/n
+    alpha = 0.3
+    mixed = torch.eye(4)
+    mixed[0] = torch.tensor([1.0, alpha, alpha, 0.0])
+    n = (1 + 2 * alpha ** 2) ** 0.5
+    assert hedging(mixed, D, parent) == pytest.approx(alpha * 2 ** 0.5 / n, abs=1e-6)
+    # mixing in a feature outside the parent's children is not hedging
+    other = torch.eye(4)
+    other[0] = torch.tensor([1.0, 0.0, 0.0, 0.5])
+    assert hedging(other, D, parent) == pytest.approx(0.0, abs=1e-7)

@@ -31,6 +31,13 @@ GROUND_TRUTH_METRICS = [
                description="Distinct best-matching true features / latents (1 = every latent tracks its own)."),
     MetricInfo(name="explained_variance", higher_is_better=True,
                description="1 - E|x - x_hat|^2 / (E|x|^2 - |E x|^2) on the samples (SAE Lens's definition)."),
+    MetricInfo(name="hierarchy_absorption", higher_is_better=False,
+               description="Over (parent, child) pairs of the hierarchy, the fraction of co-firing samples where the "
+                           "parent's latent is silent and the child's latent fires carrying the parent (|cos| >= "
+                           "0.1); NaN without a hierarchy (README)."),
+    MetricInfo(name="hedging", higher_is_better=False,
+               description="Mean over parents of how much of the parent latent's decoder lies in its children's "
+                           "span beyond the parent direction (0 = pure, 1 = all children); NaN without a hierarchy."),
     MetricInfo(name="shrinkage", higher_is_better=None,
                description="Mean |x_hat| / |x| (1 = no shrinkage)."),
     MetricInfo(name="l0", higher_is_better=None, description="Mean number of non-zero latents per sample."),
