@@ -9,6 +9,9 @@
   `of`'s width and decoder bias instead (a sparsity-matched control for an SAE whose L0 is about k);
 - `permuted_decoder`: `of` with its decoder rows shuffled, so each latent fires as trained but writes
   another latent's direction.
+- `synthetic_oracle` (synthetic models only): decoder = the true feature dictionary, tied encoder, TopK at
+  the model's mean true L0 (or `k`): MCC 1 by construction, its detection F1 the best a linear encoder
+  at that sparsity does by matched filtering.
 A trained SAE must beat `random` and `permuted_decoder` on every quality metric.
 """
 
@@ -175,3 +178,22 @@ def pca_baseline(spec: SAESpec, env=None) -> LinearSAE:
                  metadata=md, apply_b_dec_to_input=True)
     sae.fit_request = PCAFitRequest(hook, bool(spec.centred), n_tokens, context_size)
     return sae
+
+
+@register_format("synthetic_oracle")
+def synthetic_oracle(spec: SAESpec, env=None) -> LinearSAE:
+    """TopK SAE on the true dictionary of the run's synthetic model (see the module docstring)."""
+    lm = _need_lm(spec, env, "read its true features")
+    model = getattr(lm, "model", None)
+    if not getattr(lm, "is_synthetic", False):
+        raise SAELoadError(f"SAE {spec.id!r}: synthetic_oracle needs a synthetic model (model=synthetic/<preset>); "
+                           f"the run's model is {lm.name!r}.")
+    k = spec.options.get("k")
+    if k is None:
+        _, a = model.sample(10_000, torch.Generator().manual_seed(0))
+        k = max(1, round(float((a > 0).sum(1).float().mean())))
+    D = model.D.float()
+    tensors = {"W_enc": D.T.contiguous(), "W_dec": D.clone(), "b_enc": torch.zeros(len(D)),
+               "b_dec": model.bias.float().clone()}
+    md = _metadata(spec, spec.hook or "synthetic", "synthetic_oracle", env, k=int(k))
+    return build_sae("topk", tensors, md, hyper={"k": int(k)}, apply_b_dec_to_input=True, what="synthetic oracle")

@@ -265,3 +265,23 @@ def test_hedging_by_construction():
     other = torch.eye(4)
     other[0] = torch.tensor([1.0, 0.0, 0.0, 0.5])
     assert hedging(other, D, parent) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_synthetic_oracle_control_has_the_true_dictionary_and_needs_a_synthetic_model(stories):
+    from saebench.errors import SAELoadError
+    from saebench.metrics.ground_truth.evaluate import ground_truth_values
+    from saebench.saes import LoadEnv, load_sae
+    from saebench.synthetic.source import SyntheticSource
+
+    model = SyntheticModel(SyntheticConfig(num_features=64, d=32, p_max=0.2, p_min=0.02, orthogonalize_steps=50,
+                                           seed=0))
+    source = SyntheticSource(model, "synthetic:test")
+    oracle = load_sae({"id": "oracle", "format": "synthetic_oracle", "hook": "synthetic"}, env=LoadEnv(lm=source))
+    torch.testing.assert_close(oracle.W_dec, model.D)
+    _, a = model.sample(10_000, torch.Generator().manual_seed(0))
+    assert oracle.k == round(float((a > 0).sum(1).float().mean()))
+    values = ground_truth_values(model, [oracle], 2000, 1000, 0, 4096)[0]
+    assert values["mcc"] == pytest.approx(1.0, abs=1e-6) and values["hedging"] != values["hedging"]   # no hierarchy
+    with pytest.raises(SAELoadError, match="needs a synthetic model"):
+        load_sae({"id": "o", "format": "synthetic_oracle", "hook": "blocks.0.hook_resid_post"},
+                 env=LoadEnv(lm=stories))
