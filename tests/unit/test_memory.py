@@ -30,9 +30,11 @@ def peak_kib(n_batches: int) -> int:
 
 def test_core_statistics_peak_rss_does_not_grow_with_batches():
     """Before the fix the peak grew ~23 MB per batch (4.9 GB after 200 batches of 32 x 128 tokens,
-    d_sae 512); now 30 and 300 batches peak within a few percent of each other."""
-    short, long = peak_kib(30), peak_kib(300)
-    assert long < 1.15 * short and long - short < 100 * 1024, (short, long)
+    d_sae 512); now 30 and 300 batches peak within a few percent of each other. The peak of one process
+    varies by up to ~90 MB run to run (allocator and import noise, measured 448-588 MB), so each count is
+    the lower of two processes and the bound is 150 MB: the bug added ~6 GB over these 270 extra batches."""
+    short, long = min(peak_kib(30), peak_kib(30)), min(peak_kib(300), peak_kib(300))
+    assert long - short < 150 * 1024, (short, long)
 
 
 def test_threads_are_set_safely_and_recorded(tmp_path):
