@@ -1,7 +1,7 @@
 """Train reference SAEs on a synthetic model (ReLU-L1, TopK, BatchTopK, Matryoshka BatchTopK at two L0s).
 
     python scripts/train_synthetic_saes.py [--preset synth_ci] [--out saebench/assets/synthetic/synth_ci]
-                                           [--k 5 10] [--relu-l1 ...] [--steps 3000] [--n 300000]
+                                           [--k 5 10] [--relu-l1 ...] [--steps 3000] [--n 300000] [--batch 1024]
 
 Samples `--n` activations of the preset (seeded), trains every SAE on them with saebench's trainer
 (`saebench/saes/training.py`) at width = the number of true features, and writes SAE Lens folders
@@ -36,6 +36,7 @@ def main() -> None:
                         help="L1 coefficients giving the ReLU SAEs about those L0s")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--n", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -49,7 +50,7 @@ def main() -> None:
     for k, l1 in zip(args.k, args.relu_l1, strict=True):
         for kind in ("relu", "topk", "batchtopk", "matryoshka_batchtopk"):
             extra = {"l1": l1} if kind == "relu" else {"k": k}
-            w = train_sae(train, kind, width, args.steps, args.seed, batch=4096, **extra)
+            w = train_sae(train, kind, width, args.steps, args.seed, batch=args.batch, **extra)
             name = f"{kind}_l0_{k}"
             prefixes = tuple(np.cumsum(matryoshka_groups(width)).tolist()) if kind.startswith("matryoshka") else None
             md = SAEMetadata(sae_id=f"{args.preset}/{name}", hook=HOOK, architecture=kind,
