@@ -90,15 +90,10 @@ def _one_vs_rest(X: torch.Tensor, labels: np.ndarray, classes: list, train: np.n
 def first_letter_f1(lm, hook: str, seed: int = 42) -> dict[str, dict]:
     """Letter -> held-out F1 of the absorption task's own ground-truth probes (both definitions, on its
     in-context prompts, default parameters): exactly what decides which letters absorption evaluates."""
-    from saebench.metrics import EvalContext, discover
     from saebench.metrics.absorption.prompts import LETTERS
-    from saebench.metrics.absorption.task import build_seed_task
-    from saebench.services import Services
+    from saebench.organisms.recovery import absorption_context, absorption_task
 
-    info = discover().get("absorption")
-    ctx = EvalContext(lm=lm, hook=hook, saes=[], space=lm.activation_space(False), device=lm.device,
-                      services=Services.for_model(lm), task="absorption", needs=info.needs)
-    task = build_seed_task(ctx, info.make_params({}), seed)
+    task, _ = absorption_task(absorption_context(lm, hook), seed)
     out = {}
     for i, letter in enumerate(LETTERS):
         v1, sb = float(task.v1.f1[i]), float(task.saebench.f1[i])

@@ -16,12 +16,11 @@ from saebench.organisms.surgery import absorption_truth
 from saebench.services import Services
 
 
-def absorption_context(lm, hook: str, cache=None) -> EvalContext:
+def absorption_context(lm, hook: str) -> EvalContext:
     """An evaluation context for the absorption task on `lm` at `hook` (no SAEs: the task is SAE-independent)."""
     info = discover().get("absorption")
     return EvalContext(lm=lm, hook=hook, saes=[], space=lm.activation_space(False), device=lm.device,
-                       services=Services.for_model(lm), task="absorption", needs=info.needs,
-                       **({} if cache is None else {"activations": cache}))
+                       services=Services.for_model(lm), task="absorption", needs=info.needs)
 
 
 def absorption_task(ctx: EvalContext, seed: int, **params) -> tuple[SeedTask, object]:
