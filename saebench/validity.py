@@ -108,18 +108,9 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     trained = [s for s, r in roles.items() if r == "trained"]
     if not trained:
         raise ValueError("no SAE has the role 'trained'")
-    directions = _directions(df)
-    heads = _headline_k(df)
-    noise = noise_table(df[df["subset"].isna()])
     dense = _dense_controls(df, roles)
     rows = []
-    for (task, metric), group in noise.groupby(["task", "metric"], sort=True):
-        direction = directions.get(metric, 0)
-        if direction == 0:
-            continue
-        k = heads.get((task, metric))
-        group = group[group["k"].isna()] if k is None else group[group["k"] == k]
-        by_sae = group.set_index("sae_id")
+    for task, metric, k, direction, by_sae in _headline_groups(df):
         present = [s for s in trained if s in by_sae.index]
         if not present:
             continue
@@ -202,28 +193,35 @@ def _known(role: str) -> bool:
 def known_answer_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     """Per known-answer SAE and headline (task, metric): its value +- sigma beside its base SAE's, and the
     difference in noise units (signed so that positive = better by the metric's direction)."""
-    directions = _directions(df)
-    heads = _headline_k(df)
-    noise = noise_table(df[df["subset"].isna()])
+    known = {sae: role.partition("<-")[2] or None for sae, role in sorted(roles.items()) if _known(role)}
+    groups = list(_headline_groups(df))
     rows = []
-    for sae, role in sorted(roles.items()):
-        if not _known(role):
-            continue
-        base = role.partition("<-")[2] or None
-        for (task, metric), group in noise.groupby(["task", "metric"], sort=True):
-            k = heads.get((task, metric))
-            group = (group[group["k"].isna()] if k is None else group[group["k"] == k]).set_index("sae_id")
-            if sae not in group.index or directions.get(metric, 0) == 0:
+    for sae, base in known.items():
+        for task, metric, k, direction, group in groups:
+            if sae not in group.index:
                 continue
             v, sig = float(group.loc[sae, "value"]), float(group.loc[sae, "sigma"])
             row = {"sae_id": sae, "task": task, "metric": metric, "k": k, "value": v, "sigma": sig, "base": base}
             if base in group.index:
                 bv, bs = float(group.loc[base, "value"]), float(group.loc[base, "sigma"])
                 pooled = float(np.sqrt((sig ** 2 + bs ** 2) / 2))
-                row.update(base_value=bv, base_sigma=bs,
-                           sep=directions[metric] * (v - bv) / pooled if pooled > 0 else np.nan)
+                row.update(base_value=bv, base_sigma=bs, sep=direction * (v - bv) / pooled if pooled > 0 else np.nan)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _headline_groups(df: pd.DataFrame):
+    """(task, metric, headline k, direction +1/-1, noise rows indexed by sae_id) for every overall metric
+    with a quality direction, at its headline k where it has one."""
+    directions = _directions(df)
+    heads = _headline_k(df)
+    for (task, metric), group in noise_table(df[df["subset"].isna()]).groupby(["task", "metric"], sort=True):
+        direction = directions.get(metric, 0)
+        if direction == 0:
+            continue
+        k = heads.get((task, metric))
+        group = group[group["k"].isna()] if k is None else group[group["k"] == k]
+        yield task, metric, k, direction, group.set_index("sae_id")
 
 
 def _verdict(seps: list[tuple[float, float]]) -> str:

@@ -34,7 +34,7 @@ from saebench.metrics.absorption.vocab import alphabetic_words
 from saebench.models import load_language_model
 from saebench.organisms.corpus import build_corpus
 from saebench.organisms.exports import EVAL_SEED_OFFSET, write_ravel, write_topics, write_unlearning
-from saebench.organisms.knowledge import measure_behaviour, measure_representations, padded, with_bos
+from saebench.organisms.knowledge import document_activations, measure_behaviour, measure_representations
 from saebench.organisms.recovery import absorption_context, absorption_task
 from saebench.organisms.surgery import plant_absorption, plant_attribute_latent
 from saebench.organisms.training import OrganismConfig, spelling_words, train
@@ -137,16 +137,12 @@ def gender_token_activations(lm, out: Path, n_docs: int = 1200) -> tuple[torch.T
     import pandas as pd
 
     frame = pd.read_csv(out / "datasets" / "topics.csv").head(n_docs)
-    tok = lm.tokenizer
+    female = torch.tensor((frame["gender"] == "female").to_numpy())
     acts, labels = [], []
-    for i in range(0, len(frame), 64):
-        part = frame.iloc[i:i + 64]
-        ids, mask, _ = padded([with_bos(tok, t) for t in part["text"]], tok.pad_token_id)
-        x = lm.activations(ids.to(lm.device), HOOK, attention_mask=mask.to(lm.device)).float().cpu()
-        mask[:, 0] = 0
-        keep = mask.bool()
+    for i, (x, keep) in enumerate(document_activations(lm, HOOK, frame["text"].tolist())):
+        keep = keep.bool()
         acts.append(x[keep])
-        labels.append(torch.tensor((part["gender"] == "female").to_numpy())[:, None].expand_as(keep)[keep])
+        labels.append(female[i * 64:i * 64 + len(x)][:, None].expand_as(keep)[keep])
     return torch.cat(acts), torch.cat(labels)
 
 

@@ -102,18 +102,23 @@ def first_letter_f1(lm, hook: str, seed: int = 42) -> dict[str, dict]:
     return out
 
 
+@torch.no_grad()
+def document_activations(lm, hook: str, texts: list[str], batch_size: int = 64):
+    """Per batch of documents (BOS first, right-padded): activations [B, L, d] at `hook` and the mask of
+    their text tokens [B, L] (BOS and padding excluded, as probes pool)."""
+    tok = lm.tokenizer
+    for i in range(0, len(texts), batch_size):
+        ids, mask, _ = padded([with_bos(tok, t) for t in texts[i:i + batch_size]], tok.pad_token_id)
+        x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
+        mask[:, 0] = 0
+        yield x, mask.float()
+
+
 def topic_probe(lm, hook: str, world: World, n_docs: int = 1200, seed: int = 12345) -> dict:
     """One-vs-rest topic probes (and a gender probe) on mean-pooled activations of new documents."""
     docs = topic_documents(world, np.random.default_rng(seed), n_docs)
-    tok = lm.tokenizer
-    pooled = []
-    for i in range(0, len(docs), 64):
-        ids, mask, _ = padded([with_bos(tok, t) for t, _, _ in docs[i:i + 64]], tok.pad_token_id)
-        with torch.no_grad():
-            x = lm.activations(ids.to(lm.device), hook, attention_mask=mask.to(lm.device)).float().cpu()
-        m = mask.clone()
-        m[:, 0] = 0                                               # BOS excluded, as probes pool
-        pooled.append((x * m[..., None]).sum(1) / m.sum(1, keepdim=True))
+    pooled = [(x * keep[..., None]).sum(1) / keep.sum(1, keepdim=True)
+              for x, keep in document_activations(lm, hook, [t for t, _, _ in docs])]
     X = torch.cat(pooled)
     order = np.random.default_rng(seed).permutation(len(docs))
     train, test = order[len(docs) // 4:], order[:len(docs) // 4]

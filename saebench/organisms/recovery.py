@@ -8,10 +8,9 @@ import pandas as pd
 import torch
 
 from saebench.metrics import EvalContext, discover
-from saebench.metrics.absorption import calculator, saebench_definition
+from saebench.metrics.absorption.plugin import evaluate_definitions
 from saebench.metrics.absorption.prompts import LETTERS
 from saebench.metrics.absorption.task import SeedTask, build_seed_task
-from saebench.metrics.numerics.ablation import output_scale
 from saebench.organisms.surgery import absorption_truth
 from saebench.services import Services
 
@@ -33,18 +32,9 @@ def absorption_task(ctx: EvalContext, seed: int, **params) -> tuple[SeedTask, ob
 def recovery_table(ctx: EvalContext, task: SeedTask, params, sae, planted: dict) -> pd.DataFrame:
     """One row per planted letter: the construction's rate, and for each definition the truth on the rows
     it scores and its measured absorption fraction and full-absorption rate."""
-    x = ctx.space.to_sae(task.data.X.to(sae.W_dec.dtype))
-    f = sae.encode(x).float()
-    x_fresh = ctx.space.to_sae(task.fresh.X.to(sae.W_dec.dtype))
-    f_fresh = sae.encode(x_fresh).float()
-    gen = torch.Generator().manual_seed(task.seed + 1)
-    ks = saebench_definition.k_sparse_probing(f, task.data, params.k_max, params.f1_jump, gen)
-    sb_letters, _ = saebench_definition.evaluate_letters(
-        f_fresh, x_fresh, sae.W_dec, task.fresh.candidates, task.saebench.probes, task.saebench.f1, ks,
-        params.min_gt_f1)
-    ks1 = calculator.k_sparse_probing(f, task.data, params.k_max, params.probe_C, params.f1_jump)
-    v1_letters, v1_words = calculator.evaluate_letters(f, x, output_scale(sae, x), sae.W_dec, task.data,
-                                                       task.v1.probes, task.v1.f1, ks1, params.min_gt_f1)
+    ev = evaluate_definitions(ctx, sae, task, params)
+    (_, sb_letters, _), (_, v1_letters, v1_words) = ev.saebench, ev.v1
+    f, f_fresh = ev.f, ev.f_fresh
     rows = []
     for letter, rate in planted["planted_rate"].items():
         i = LETTERS.index(letter)

@@ -110,7 +110,7 @@ def test_hungarian_matching_equals_brute_force_on_small_cases():
     assert method == "greedy" and len(set(rows)) == len(set(cols)) == 6
 
 
-def test_the_oracle_sae_scores_one_and_a_permuted_decoder_matches_random():
+def test_the_oracle_scores_one_and_a_permuted_decoder_keeps_mcc_but_loses_detection():
     model = SyntheticModel(SMALL)
     x, a = model.sample(4000, torch.Generator().manual_seed(9))
     D = model.D

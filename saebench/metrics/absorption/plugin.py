@@ -92,25 +92,46 @@ def evaluate_absorption(ctx: EvalContext, params: AbsorptionParams) -> Iterator[
         yield SAEResult(sae.metadata.sae_id, with_seed_aggregates(per_seed), report.details(tables))
 
 
-def _evaluate_seed(ctx: EvalContext, sae, task: SeedTask, params: AbsorptionParams, tables) -> list[MetricValue]:
+@dataclass
+class SeedEvaluation:
+    """One SAE on one seed's task: its latents and both definitions' per-letter (and per-word) results."""
+
+    f: torch.Tensor                       # latents of the task's prompts
+    f_fresh: torch.Tensor | None          # latents of SAEBench's fresh prompts
+    saebench: tuple | None                # (k-sparse result, letters, per word)
+    v1: tuple | None
+
+
+def evaluate_definitions(ctx: EvalContext, sae, task: SeedTask, params: AbsorptionParams) -> SeedEvaluation:
+    """Encode the task's activations once and run each requested definition on them."""
     x_sae = ctx.space.to_sae(task.data.X.to(sae.W_dec.dtype))
     f = sae.encode(x_sae).float()
-    out = report.coverage_metrics(task)
+    f_fresh = sb = v1 = None
     if task.saebench is not None:
         gen = torch.Generator().manual_seed(task.seed + 1)
         ks = saebench_definition.k_sparse_probing(f, task.data, params.k_max, params.f1_jump, gen)
         x_fresh = ctx.space.to_sae(task.fresh.X.to(sae.W_dec.dtype))
         f_fresh = sae.encode(x_fresh).float()
-        letters, per_word = saebench_definition.evaluate_letters(
-            f_fresh, x_fresh, sae.W_dec, task.fresh.candidates, task.saebench.probes, task.saebench.f1, ks,
-            params.min_gt_f1)
+        sb = (ks, *saebench_definition.evaluate_letters(f_fresh, x_fresh, sae.W_dec, task.fresh.candidates,
+                                                        task.saebench.probes, task.saebench.f1, ks,
+                                                        params.min_gt_f1))
+    if task.v1 is not None:
+        ks = calculator.k_sparse_probing(f, task.data, params.k_max, params.probe_C, params.f1_jump)
+        v1 = (ks, *calculator.evaluate_letters(f, x_sae, output_scale(sae, x_sae), sae.W_dec, task.data,
+                                               task.v1.probes, task.v1.f1, ks, params.min_gt_f1))
+    return SeedEvaluation(f, f_fresh, sb, v1)
+
+
+def _evaluate_seed(ctx: EvalContext, sae, task: SeedTask, params: AbsorptionParams, tables) -> list[MetricValue]:
+    ev = evaluate_definitions(ctx, sae, task, params)
+    out = report.coverage_metrics(task)
+    if ev.saebench is not None:
+        ks, letters, per_word = ev.saebench
         out += report.saebench_metrics(letters, params.min_letters)
         tables["per_letter"] += report.per_letter_rows(letters, ks, task.seed, saebench=True)
         tables["per_word"] += report.per_word_rows(per_word, task, task.seed)
-    if task.v1 is not None:
-        ks = calculator.k_sparse_probing(f, task.data, params.k_max, params.probe_C, params.f1_jump)
-        letters, per_word = calculator.evaluate_letters(f, x_sae, output_scale(sae, x_sae), sae.W_dec, task.data,
-                                                        task.v1.probes, task.v1.f1, ks, params.min_gt_f1)
+    if ev.v1 is not None:
+        ks, letters, per_word = ev.v1
         out += report.v1_metrics(letters)
         tables["per_letter_v1"] += report.per_letter_rows(letters, ks, task.seed, saebench=False)
         tables["per_word_v1"] += report.per_word_rows(per_word, task, task.seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from saebench.metrics.ground_truth.hierarchy import HierarchyAbsorption, hedging
-from saebench.metrics.ground_truth.measures import Detection, Reconstruction, mcc, uniqueness
+from saebench.metrics.ground_truth.measures import Detection, Reconstruction, abs_cosines, mcc, uniqueness
 from saebench.synthetic.model import SyntheticModel
 
 
@@ -18,9 +18,11 @@ def ground_truth_values(model: SyntheticModel, saes: list, n_samples: int, batch
     hedging, over `n_samples` samples of `model`."""
     parent = model.parent
     decoders = [sae.W_dec.detach().float().cpu() for sae in saes]
-    detections = [Detection(w, model.D) for w in decoders]
+    cosines = [abs_cosines(w, model.D) for w in decoders]          # once per SAE, read by every measure
+    detections = [Detection(w, model.D, cos) for w, cos in zip(decoders, cosines, strict=True)]
     recons = [Reconstruction(sae.d_sae) for sae in saes]
-    absorptions = [HierarchyAbsorption(w, model.D, parent) if model.levels else None for w in decoders]
+    absorptions = [HierarchyAbsorption(w, model.D, parent, cos=cos) if model.levels else None
+                   for w, cos in zip(decoders, cosines, strict=True)]
     gen = torch.Generator().manual_seed(seed)
     done = 0
     while done < n_samples:
@@ -29,16 +31,18 @@ def ground_truth_values(model: SyntheticModel, saes: list, n_samples: int, batch
         for sae, det, rec, absorption in zip(saes, detections, recons, absorptions, strict=True):
             xs = x.to(device=sae.W_dec.device, dtype=sae.W_dec.dtype)
             f = sae.encode(xs)
-            x_hat = sae.decode(f)
-            det.add(f.float().cpu(), a)
-            rec.add(x, x_hat.float().cpu(), f.float().cpu(), a)
+            x_hat = sae.decode(f).float().cpu()
+            f = f.float().cpu()
+            det.add(f, a)
+            rec.add(x, x_hat, f, a)
             if absorption is not None:
-                absorption.add(f.float().cpu(), a)
+                absorption.add(f, a)
         done += n
     out = []
-    for decoder, det, rec, absorption in zip(decoders, detections, recons, absorptions, strict=True):
-        value, method = mcc(decoder, model.D, exact_matching_limit)
-        out.append({"mcc": value, "matching": method, "uniqueness": uniqueness(decoder, model.D), **det.means(),
-                    **rec.values(), "hierarchy_absorption": absorption.value() if absorption else float("nan"),
-                    "hedging": hedging(decoder, model.D, parent)})
+    for decoder, cos, det, rec, absorption in zip(decoders, cosines, detections, recons, absorptions, strict=True):
+        value, method = mcc(decoder, model.D, exact_matching_limit, cos)
+        out.append({"mcc": value, "matching": method, "uniqueness": uniqueness(decoder, model.D, cos),
+                    **det.means(), **rec.values(),
+                    "hierarchy_absorption": absorption.value() if absorption else float("nan"),
+                    "hedging": hedging(decoder, model.D, parent, cos)})
     return out

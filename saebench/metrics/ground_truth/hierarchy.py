@@ -20,19 +20,19 @@ import torch
 from saebench.metrics.ground_truth.measures import abs_cosines
 
 
-def best_latents(decoder: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """[F] each true feature's best-matching latent."""
-    return abs_cosines(decoder, features).argmax(0)
+def best_latents(decoder: torch.Tensor, features: torch.Tensor, cos: torch.Tensor | None = None) -> torch.Tensor:
+    """[F] each true feature's best-matching latent (`cos`: the decoder x features |cos|, if known)."""
+    return (abs_cosines(decoder, features) if cos is None else cos).argmax(0)
 
 
 class HierarchyAbsorption:
     """Streaming counts per (parent, child) pair; `parent` [F] is each feature's parent (-1: none)."""
 
     def __init__(self, decoder: torch.Tensor, features: torch.Tensor, parent: torch.Tensor, carry: float = 0.1,
-                 min_samples: int = 20):
+                 min_samples: int = 20, cos: torch.Tensor | None = None):
         self.child = (parent >= 0).nonzero().flatten()
         self.parent = parent[self.child]
-        latent = best_latents(decoder, features)
+        latent = best_latents(decoder, features, cos)
         self.parent_latent, self.child_latent = latent[self.parent], latent[self.child]
         cos = abs_cosines(decoder[self.child_latent], features[self.parent]).diagonal()
         self.carries = cos >= carry
@@ -58,13 +58,14 @@ class HierarchyAbsorption:
         return float(rates[ok].mean()) if ok.any() else float("nan")
 
 
-def hedging(decoder: torch.Tensor, features: torch.Tensor, parent: torch.Tensor) -> float:
+def hedging(decoder: torch.Tensor, features: torch.Tensor, parent: torch.Tensor,
+            cos: torch.Tensor | None = None) -> float:
     """Mean over parents of |projection of the parent latent's unit decoder row on span(children) minus
     the parent direction|; NaN without a hierarchy."""
     parents = parent[parent >= 0].unique()
     if len(parents) == 0:
         return float("nan")
-    latent = best_latents(decoder, features)
+    latent = best_latents(decoder, features, cos)
     unit = torch.nn.functional.normalize(decoder.float(), dim=1)
     D = features.float()
     values = []

@@ -47,26 +47,28 @@ def matching(cos: np.ndarray, exact_limit: int = EXACT_MATCHING_LIMIT) -> tuple[
     return np.array(rows), np.array(cols), "greedy"
 
 
-def mcc(decoder: torch.Tensor, features: torch.Tensor, exact_limit: int = EXACT_MATCHING_LIMIT
-        ) -> tuple[float, str]:
-    """Mean |cos| of the matched pairs, and the matching method ('hungarian' or 'greedy')."""
-    cos = abs_cosines(decoder, features).double().cpu().numpy()
+def mcc(decoder: torch.Tensor, features: torch.Tensor, exact_limit: int = EXACT_MATCHING_LIMIT,
+        cos: torch.Tensor | None = None) -> tuple[float, str]:
+    """Mean |cos| of the matched pairs, and the matching method ('hungarian' or 'greedy'). `cos`: the
+    decoder x features |cos| matrix when the caller already has it."""
+    cos = (abs_cosines(decoder, features) if cos is None else cos).double().cpu().numpy()
     rows, cols, method = matching(cos, exact_limit)
     return float(cos[rows, cols].mean()), method
 
 
-def uniqueness(decoder: torch.Tensor, features: torch.Tensor) -> float:
+def uniqueness(decoder: torch.Tensor, features: torch.Tensor, cos: torch.Tensor | None = None) -> float:
     """Distinct best-matching true features over the number of latents (0 for no latents)."""
     if len(decoder) == 0:
         return 0.0
-    return len(abs_cosines(decoder, features).argmax(1).unique()) / len(decoder)
+    cos = abs_cosines(decoder, features) if cos is None else cos
+    return len(cos.argmax(1).unique()) / len(decoder)
 
 
 class Detection:
     """Streaming per-latent confusion counts against each latent's best-matching true feature."""
 
-    def __init__(self, decoder: torch.Tensor, features: torch.Tensor):
-        self.match = abs_cosines(decoder, features).argmax(1)
+    def __init__(self, decoder: torch.Tensor, features: torch.Tensor, cos: torch.Tensor | None = None):
+        self.match = (abs_cosines(decoder, features) if cos is None else cos).argmax(1)
         n = len(decoder)
         self.tp, self.fp, self.fn, self.tn = (torch.zeros(n, dtype=torch.float64) for _ in range(4))
 
