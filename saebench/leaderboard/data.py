@@ -79,6 +79,14 @@ def headline_columns(rows: pd.DataFrame) -> list[Column]:
     return cols
 
 
+def sparsity_l0(overall: pd.DataFrame) -> pd.Series:
+    """Each SAE's L0 for the frontier plots: core's where it ran, else another task's `l0` (ground truth on a
+    synthetic model, where core does not run)."""
+    sel = overall[overall["metric"] == "l0"].assign(core_first=lambda d: d["task"] != "core")
+    sel = sel.sort_values(["core_first", "task"]).drop_duplicates("sae_id")
+    return sel.set_index("sae_id")["value"]
+
+
 def load_board(roots: list[str]) -> Board:
     rows = representative(read_many(roots))
     if rows.empty:
@@ -97,8 +105,7 @@ def load_board(roots: list[str]) -> Board:
                       & (overall["k"].isna() if col.k is None else overall["k"] == col.k)]
         table[col.key] = sel.set_index("sae_id")["value"]
         table[col.key + ":se"] = sel.set_index("sae_id")["stderr"]
-    l0 = overall[(overall["task"] == "core") & (overall["metric"] == "l0")].set_index("sae_id")["value"]
-    table["l0"] = l0
+    table["l0"] = sparsity_l0(overall)
     table = table.reset_index()
     table["page"] = table["sae_id"].map(page_name)
     table["is_baseline"] = table["sae_source"].fillna("").str.startswith("baseline")

@@ -153,7 +153,7 @@ def build_site(results: list[str], output: str | Path, title: str = "saebench le
     (out / "sae").mkdir(parents=True, exist_ok=True)
     plots = {}
     for col in board.columns:
-        if col.task == "core" and col.metric == "l0":
+        if col.metric == "l0":
             continue
         svg = metric_vs_l0(board.saes, col)
         if svg is not None:

@@ -37,12 +37,13 @@ def zipf_probabilities(n: int, exponent: float, p_max: float, p_min: float) -> t
     return p_min + (p_max - p_min) * (raw - raw.min()) / (raw.max() - raw.min())
 
 
-def build_forest(cfg: SyntheticConfig, gen: torch.Generator) -> list[Level]:
-    """Random features as the forest's nodes, level by level (children of a parent are contiguous)."""
+def build_forest(cfg: SyntheticConfig) -> list[Level]:
+    """The forest over features 0.. (the most frequent), breadth first as SAE Lens builds it: roots
+    0..R-1, then their children in order (a parent's children contiguous), level by level."""
     h = cfg.hierarchy
     if h.roots == 0:
         return []
-    nodes = torch.randperm(cfg.num_features, generator=gen)[:h.n_features()]
+    nodes = torch.arange(h.n_features())
     start, parents, levels = h.roots, nodes[:h.roots], []
     for _ in range(h.depth):
         n = len(parents) * h.branching
@@ -50,6 +51,21 @@ def build_forest(cfg: SyntheticConfig, gen: torch.Generator) -> list[Level]:
         levels.append(Level(parents, children))
         parents, start = children.flatten(), start + n
     return levels
+
+
+def compensated_probabilities(base: torch.Tensor, levels: list[Level], mutually_exclusive: bool) -> torch.Tensor:
+    """Firing probabilities that give every feature its `base` marginal rate under the hierarchy's gating
+    (SAE Lens's correction): a child's is divided by its parent's base probability and, under a mutually
+    exclusive parent, multiplied by 1 + (its siblings' base probabilities) / (the parent's); capped at 1."""
+    p = base.clone()
+    for level in levels:
+        parent = base[level.parents][:, None]
+        child = base[level.children]
+        factor = 1.0 / parent
+        if mutually_exclusive:
+            factor = factor * (1.0 + (child.sum(1, keepdim=True) - child).clamp_min(0) / parent)
+        p[level.children] = child * factor
+    return p.clamp(max=1.0)
 
 
 def orthogonalize(D: torch.Tensor, steps: int, lr: float = 0.01, chunk: int = 2048) -> torch.Tensor:
@@ -78,8 +94,8 @@ class SyntheticModel:
         gen = torch.Generator().manual_seed(cfg.seed)
         if tensors is None:
             D = torch.randn(cfg.num_features, cfg.d, generator=gen)
-            tensors = {"D": orthogonalize(D, cfg.orthogonalize_steps) if cfg.orthogonalize_steps else
-                       torch.nn.functional.normalize(D, dim=1)}
+            tensors = {"D": orthogonalize(D, cfg.orthogonalize_steps, cfg.orthogonalize_lr)
+                       if cfg.orthogonalize_steps else torch.nn.functional.normalize(D, dim=1)}
             b = torch.randn(cfg.d, generator=gen)
             tensors["bias"] = b / b.norm() * cfg.bias_norm
             if cfg.correlation_rank:
@@ -89,12 +105,22 @@ class SyntheticModel:
                 tensors["correlation_factor"] = factor
         self.D, self.bias = tensors["D"].float(), tensors["bias"].float()
         self.correlation_factor = tensors.get("correlation_factor")
-        self.levels = build_forest(cfg, torch.Generator().manual_seed(cfg.seed + 1))
-        self.probabilities = zipf_probabilities(cfg.num_features, cfg.zipf_exponent, cfg.p_max, cfg.p_min).float()
+        self.levels = build_forest(cfg)
+        # base: each feature's intended marginal rate; probabilities: what its copula variable is cut at
+        self.base_probabilities = zipf_probabilities(cfg.num_features, cfg.zipf_exponent, cfg.p_max, cfg.p_min)
+        self.probabilities = (compensated_probabilities(self.base_probabilities, self.levels,
+                                                        cfg.hierarchy.mutually_exclusive)
+                              if cfg.hierarchy.compensate_probabilities else self.base_probabilities).float()
+        self.base_probabilities = self.base_probabilities.float()
         self.mean = torch.linspace(cfg.mean_start, cfg.mean_end, cfg.num_features)
-        self.std = torch.full((cfg.num_features,), cfg.magnitude_std)
+        if cfg.magnitude_std_spread > 0:
+            std_gen = torch.Generator().manual_seed(cfg.seed + 2)
+            self.std = (cfg.magnitude_std + cfg.magnitude_std_spread * torch.randn(cfg.num_features,
+                                                                                   generator=std_gen)).abs()
+        else:
+            self.std = torch.full((cfg.num_features,), cfg.magnitude_std)
         # Gaussian copula: feature i fires when its standard normal exceeds Phi^-1(1 - p_i)
-        self.thresholds = math.sqrt(2) * torch.erfinv(1 - 2 * self.probabilities.double()).float()
+        self.thresholds = (math.sqrt(2) * torch.erfinv(1 - 2 * self.probabilities.double())).float()
         if self.correlation_factor is not None:
             self.noise_scale = (1 - self.correlation_factor.pow(2).sum(1)).sqrt()
         if self.D.shape != (cfg.num_features, cfg.d):
@@ -126,7 +152,11 @@ class SyntheticModel:
             fires[:, level.children] = on
         rows, cols = fires.nonzero(as_tuple=True)           # magnitudes only where a feature fires
         a = torch.zeros(n, F)
-        a[rows, cols] = (self.mean[cols] + self.std[cols] * torch.randn(len(cols), generator=gen)).abs()
+        a[rows, cols] = torch.relu(self.mean[cols] + self.std[cols] * torch.randn(len(cols), generator=gen))
+        if self.cfg.hierarchy.scale_children_by_parent:
+            for level in self.levels:                        # top down: a parent is scaled before its children
+                ratio = a[:, level.parents] / self.mean[level.parents]
+                a[:, level.children] *= ratio[:, :, None]
         return a
 
     def activations(self, a: torch.Tensor) -> torch.Tensor:

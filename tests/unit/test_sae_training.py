@@ -42,5 +42,29 @@ def test_each_kind_reconstructs_planted_features_and_round_trips(kind, tmp_path)
 
 
 def test_unknown_kind_is_named():
-    with pytest.raises(ValueError, match="unknown SAE kind 'gatedx'; valid: relu, topk"):
+    with pytest.raises(ValueError, match="unknown SAE kind 'gatedx'; valid: relu, jumprelu, topk"):
         train_sae(torch.randn(10, 4), "gatedx", 8, 1, 0)
+    with pytest.raises(ValueError, match="needs a positive target and a penalty kind"):
+        train_sae(torch.randn(10, 4), "topk", 8, 1, 0, target_l0=3)
+
+
+def l0_of(w, kind: str, x: torch.Tensor, k: int = 2) -> float:
+    md = SAEMetadata(sae_id="t", hook="h", architecture=kind, source="test")
+    with torch.no_grad():
+        return float((build_trained_sae(w, kind, md, k=k).encode(x) != 0).sum(-1).float().mean())
+
+
+@pytest.mark.parametrize("kind", ["relu", "jumprelu"])
+def test_penalty_kinds_reach_a_target_l0(kind):
+    x, _ = planted()
+    for target in (1.2, 2.0):
+        w = train_sae(x, kind, d_sae=32, steps=1500, seed=0, l1=1e-3, batch=512, target_l0=target)
+        assert abs(l0_of(w, kind, x) - target) < 0.25 * target, (kind, target, l0_of(w, kind, x))
+
+
+def test_jumprelu_thresholds_are_learned_per_latent_and_folded_with_the_decoder_norms():
+    x, _ = planted()
+    w = train_sae(x, "jumprelu", d_sae=32, steps=600, seed=0, batch=512, target_l0=2.0)
+    assert w.threshold.shape == (32,) and float(w.threshold.std()) > 0
+    assert float(w.threshold.min()) > 0
+

@@ -21,7 +21,7 @@ def ground_truth_values(model: SyntheticModel, saes: list, n_samples: int, batch
     cosines = [abs_cosines(w, model.D) for w in decoders]          # once per SAE, read by every measure
     detections = [Detection(w, model.D, cos) for w, cos in zip(decoders, cosines, strict=True)]
     recons = [Reconstruction(sae.d_sae) for sae in saes]
-    absorptions = [HierarchyAbsorption(w, model.D, parent, cos=cos) if model.levels else None
+    absorptions = [HierarchyAbsorption(w, model.D, parent, cos=cos) if bool((parent >= 0).any()) else None
                    for w, cos in zip(decoders, cosines, strict=True)]
     gen = torch.Generator().manual_seed(seed)
     done = 0
