@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 
 def frontier(l0: np.ndarray, values: np.ndarray, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -28,3 +29,11 @@ def interpolate_log(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
     if len(xs) == 1:
         return float(ys[0])
     return float(np.interp(math.log(x), np.log(xs), ys))
+
+
+def l0_per_sae(rows: pd.DataFrame) -> pd.Series:
+    """Each SAE's L0 from result rows: core's `l0` where core ran, else another task's overall `l0` (ground
+    truth on a synthetic model, where core does not run)."""
+    sel = rows[(rows["metric"] == "l0") & rows["subset"].isna() & rows["k"].isna()]
+    sel = sel.assign(_not_core=sel["task"] != "core").sort_values(["_not_core", "task"]).drop_duplicates("sae_id")
+    return sel.set_index("sae_id")["value"]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from saebench.checks import check_keys
 from saebench.errors import ConfigError
-from saebench.frontier import frontier, interpolate_log
+from saebench.frontier import frontier, interpolate_log, l0_per_sae
 from saebench.results import catalogue, read_many, representative
 
 UNKNOWN = "unknown"       # direction of a metric no catalogue describes
@@ -230,14 +230,14 @@ def _pair_by_sae(base: pd.DataFrame, cand: pd.DataFrame) -> list[dict]:
 
 
 def _l0_of(rows: pd.DataFrame) -> dict[str, float]:
-    l0 = rows[(rows["task"] == "core") & (rows["metric"] == "l0") & rows["subset"].isna() & rows["k"].isna()]
-    return dict(zip(l0["sae_id"], l0["value"], strict=True))
+    return l0_per_sae(rows).to_dict()
 
 
 def _pair_by_l0(base, cand, base_all, cand_all, facts: Facts) -> list[dict]:
     base_l0, cand_l0 = _l0_of(base_all), _l0_of(cand_all)
     if not base_l0 or not cand_l0:
-        raise ConfigError("match: l0 needs the core task's `l0` metric in both the baseline and the candidate.")
+        raise ConfigError("match: l0 needs an `l0` metric (core's, or ground truth's on a synthetic model) in both "
+                          "the baseline and the candidate.")
     out = []
     for (task, metric, subset, k), group in base.groupby(KEY, dropna=False, sort=False):
         hib = facts.get((task, metric), (UNKNOWN, False))[0]

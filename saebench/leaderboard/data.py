@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from saebench.errors import DataError
+from saebench.frontier import l0_per_sae
 from saebench.results import catalogue, direction_of, read_details, read_many, representative
 
 
@@ -79,14 +80,6 @@ def headline_columns(rows: pd.DataFrame) -> list[Column]:
     return cols
 
 
-def sparsity_l0(overall: pd.DataFrame) -> pd.Series:
-    """Each SAE's L0 for the frontier plots: core's where it ran, else another task's `l0` (ground truth on a
-    synthetic model, where core does not run)."""
-    sel = overall[overall["metric"] == "l0"].assign(core_first=lambda d: d["task"] != "core")
-    sel = sel.sort_values(["core_first", "task"]).drop_duplicates("sae_id")
-    return sel.set_index("sae_id")["value"]
-
-
 def load_board(roots: list[str]) -> Board:
     rows = representative(read_many(roots))
     if rows.empty:
@@ -105,7 +98,7 @@ def load_board(roots: list[str]) -> Board:
                       & (overall["k"].isna() if col.k is None else overall["k"] == col.k)]
         table[col.key] = sel.set_index("sae_id")["value"]
         table[col.key + ":se"] = sel.set_index("sae_id")["stderr"]
-    table["l0"] = sparsity_l0(overall)
+    table["l0"] = l0_per_sae(overall)
     table = table.reset_index()
     table["page"] = table["sae_id"].map(page_name)
     table["is_baseline"] = table["sae_source"].fillna("").str.startswith("baseline")

@@ -10,8 +10,9 @@
 - `permuted_decoder`: `of` with its decoder rows shuffled, so each latent fires as trained but writes
   another latent's direction.
 - `synthetic_oracle` (synthetic models only): decoder = the true feature dictionary, tied encoder, TopK at
-  the model's mean true L0 (or `k`): MCC 1 by construction, its detection F1 the best a linear encoder
-  at that sparsity does by matched filtering.
+  the model's mean true L0 (or `k`): MCC 1 by construction; its detection F1 is what matched filtering
+  reaches at that sparsity (under superposition a linear encoder cannot be a perfect detector; a trained
+  encoder that cancels interference can beat it).
 A trained SAE must beat `random` and `permuted_decoder` on every quality metric.
 """
 

@@ -3,7 +3,9 @@ replacement for a training library.
 
 Architectures: `relu` (L1 penalty weighted by decoder norms), `jumprelu` (per-latent log-parameterised
 thresholds, L0 penalty, straight-through estimator with a rectangle kernel of width `bandwidth`, as in
-Rajamanoharan et al. 2024), `topk`, `batchtopk` (the k·batch largest activations over the batch;
+Rajamanoharan et al. 2024; thresholds start at `threshold_init` and learn at `threshold_lr_scale` x the
+learning rate, so they keep up with the sparsity coefficient: at 1x Adam moves a log-threshold ~3e-3 per
+step, the coefficient ran 100x ahead of it, and the thresholds overshot into dead latents), `topk`, `batchtopk` (the k·batch largest activations over the batch;
 inference threshold = running mean of the smallest kept activation, as dictionary_learning's trainer
 sets it) and `matryoshka_batchtopk` (BatchTopK where every prefix of the latent groups reconstructs on
 its own). Decoder rows are kept unit-norm for the top-k family, and decoder norms are folded into the
@@ -13,9 +15,11 @@ with their top d_in/2 pre-activations, scaled by min(dead / (d_in/2), 1), times 
 (SAE Lens: 1.0; the default 0.0 keeps the bundled demo and organism SAEs reproducible as built).
 
 For the penalty-based kinds (`relu`, `jumprelu`) `target_l0` replaces a hand-tuned coefficient: the
-coefficient is adapted multiplicatively towards the target L0 at every step (a frozen coefficient let a
-JumpReLU SAE's L0 drift from 4 to 2.2 over the last 600 of 3,000 steps), so SAEs compared "at matched
-L0" really are.
+coefficient is adapted multiplicatively at every step towards a goal L0 that falls geometrically from the
+initial L0 to the target over the first 30 % of training, then stays there. (Chasing the target from the
+start drove a JumpReLU's coefficient up 250x, its thresholds above most pre-activations, and its L0 to 2.1
+for a target of 4, never to recover; a coefficient frozen for the last 20 % let the L0 drift from 4 to
+2.2.) So SAEs compared "at matched L0" really are.
 """
 
 from __future__ import annotations
@@ -85,8 +89,9 @@ def matryoshka_groups(d_sae: int) -> list[int]:
 
 def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, k: int = 8, l1: float = 2e-2,
               batch: int = 4096, lr: float = 3e-3, groups: list[int] | None = None,
-              target_l0: float | None = None, bandwidth: float = 0.05, dead_window: int = 250,
-              aux_coefficient: float = 0.0) -> TrainedWeights:
+              target_l0: float | None = None, bandwidth: float = 0.2, dead_window: int = 250,
+              aux_coefficient: float = 0.0, threshold_init: float = 0.5,
+              threshold_lr_scale: float = 10.0) -> TrainedWeights:
     """Train one SAE on activations [N, d_in] (seeded; deterministic on one machine).
 
     `l1` is the sparsity coefficient of the penalty kinds (L1 for `relu`, L0 for `jumprelu`); with
@@ -108,9 +113,9 @@ def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, 
     scale = acts.var(0).sum()
     ends = torch.tensor(groups or matryoshka_groups(d_sae)).cumsum(0).tolist()
     threshold = None
-    log_threshold = torch.full((d_sae,), math.log(0.1), requires_grad=True)
+    log_threshold = torch.full((d_sae,), math.log(threshold_init), requires_grad=True)
     if kind == "jumprelu":
-        opt.add_param_group({"params": [log_threshold]})
+        opt.add_param_group({"params": [log_threshold], "lr": lr * threshold_lr_scale})
     coefficient = l1
     steps_since_fired = torch.zeros(d_sae, dtype=torch.long)
     k_aux = d_in // 2
@@ -166,7 +171,9 @@ def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, 
                 W_dec /= W_dec.norm(dim=1, keepdim=True)
         if target_l0 is not None:
             l0 = float((f != 0).sum(-1).float().mean())
-            coefficient *= math.exp(0.01 * max(-1.0, min(1.0, l0 / target_l0 - 1.0)))
+            start_l0 = l0 if step == 0 else start_l0
+            goal = target_l0 * max(start_l0 / target_l0, 1.0) ** max(0.0, 1.0 - step / (0.3 * steps))
+            coefficient *= math.exp(0.01 * max(-1.0, min(1.0, l0 / goal - 1.0)))
         if step % 1000 == 0:
             log.info("%s step %d loss %.4f l0 %.1f coefficient %.3g dead %d", kind, step, loss.item(),
                      (f != 0).sum(-1).float().mean(), coefficient, int(dead.sum()))

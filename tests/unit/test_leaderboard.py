@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saebench.frontier import frontier
+from saebench.frontier import frontier, l0_per_sae
 from saebench.leaderboard import build_site
 from saebench.leaderboard.data import load_board, page_name
 from saebench.leaderboard.export import export_saebench_json
@@ -39,6 +39,20 @@ def test_board_keeps_the_newest_row_and_the_seed_aggregate(results):
     keys = [c.key for c in board.columns]
     assert keys[:3] == ["core/fvu", "core/l0", "core/ce_loss_increase"]
     assert "sparse_probing/sae_top_k_accuracy@1" in keys
+
+
+def test_l0_comes_from_core_where_it_ran_else_from_ground_truth():
+    import pandas as pd
+
+    nan = float("nan")
+    rows = pd.DataFrame([
+        {"sae_id": "a", "task": "core", "metric": "l0", "value": 12.0, "subset": None, "k": nan},
+        {"sae_id": "a", "task": "ground_truth", "metric": "l0", "value": 99.0, "subset": None, "k": nan},
+        {"sae_id": "b", "task": "ground_truth", "metric": "l0", "value": 4.0, "subset": None, "k": nan},
+        {"sae_id": "b", "task": "ground_truth", "metric": "l0", "value": 7.0, "subset": "letter_a", "k": nan},
+        {"sae_id": "c", "task": "core", "metric": "fvu", "value": 0.1, "subset": None, "k": nan},
+    ])
+    assert l0_per_sae(rows).to_dict() == {"a": 12.0, "b": 4.0}
 
 
 def test_frontier_per_architecture_golden(results):
