@@ -242,7 +242,8 @@ def _pair_by_l0(base, cand, base_all, cand_all, facts: Facts) -> list[dict]:
     for (task, metric, subset, k), group in base.groupby(KEY, dropna=False, sort=False):
         hib = facts.get((task, metric), (UNKNOWN, False))[0]
         hib = True if hib is None or hib is UNKNOWN else hib
-        group = group[group["sae_id"].isin(base_l0)]
+        # the frontier is the trained SAEs': controls (identity, oracle, random: `baseline:*` sources) never form it
+        group = group[group["sae_id"].isin(base_l0) & ~group["sae_source"].fillna("").str.startswith("baseline")]
         matches = cand[(cand["task"] == task) & (cand["metric"] == metric)
                        & _same(cand["subset"], subset) & _same(cand["k"], k)]
         by_sae = dict(zip(matches["sae_id"], matches.itertuples(), strict=True))

@@ -4,15 +4,16 @@ replacement for a training library.
 Architectures: `relu` (L1 penalty weighted by decoder norms), `jumprelu` (per-latent log-parameterised
 thresholds, L0 penalty, straight-through estimator with a rectangle kernel of width `bandwidth`, as in
 Rajamanoharan et al. 2024; thresholds start at `threshold_init` and learn at `threshold_lr_scale` x the
-learning rate, so they keep up with the sparsity coefficient: at 1x Adam moves a log-threshold ~3e-3 per
-step, the coefficient ran 100x ahead of it, and the thresholds overshot into dead latents), `topk`, `batchtopk` (the k·batch largest activations over the batch;
-inference threshold = running mean of the smallest kept activation, as dictionary_learning's trainer
-sets it) and `matryoshka_batchtopk` (BatchTopK where every prefix of the latent groups reconstructs on
-its own). Decoder rows are kept unit-norm for the top-k family, and decoder norms are folded into the
-encoder at the end (same function, unit-norm rows) for all. The top-k family adds the AuxK loss of Gao
-et al. 2024 (as SAE Lens trains them): latents silent for `dead_window` steps reconstruct the residual
-with their top d_in/2 pre-activations, scaled by min(dead / (d_in/2), 1), times `aux_coefficient`
-(SAE Lens: 1.0; the default 0.0 keeps the bundled demo and organism SAEs reproducible as built).
+learning rate, so they keep up with the sparsity coefficient: at 1x Adam moves a log-threshold ~3e-3 per step,
+the coefficient ran 100x ahead of it, and the thresholds overshot into dead latents), `topk`, `batchtopk` (the
+k·batch largest activations over the batch; inference threshold = running mean of the smallest kept
+activation, as dictionary_learning's trainer sets it) and `matryoshka_batchtopk` (BatchTopK where every prefix
+of the latent groups reconstructs on its own). Decoder rows are kept unit-norm for the top-k family, and
+decoder norms are folded into the encoder at the end (same function, unit-norm rows) for all. The top-k family
+adds the AuxK loss of Gao et al. 2024 (as SAE Lens trains them): latents silent for `dead_window` steps
+reconstruct the residual with their top d_in/2 pre-activations, scaled by min(dead / (d_in/2), 1), times
+`aux_coefficient` (SAE Lens: 1.0; the default 0.0 keeps the bundled demo and organism SAEs reproducible as
+built).
 
 For the penalty-based kinds (`relu`, `jumprelu`) `target_l0` replaces a hand-tuned coefficient: the
 coefficient is adapted multiplicatively at every step towards a goal L0 that falls geometrically from the
@@ -116,7 +117,7 @@ def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, 
     log_threshold = torch.full((d_sae,), math.log(threshold_init), requires_grad=True)
     if kind == "jumprelu":
         opt.add_param_group({"params": [log_threshold], "lr": lr * threshold_lr_scale})
-    coefficient = l1
+    coefficient, start_l0 = l1, None
     steps_since_fired = torch.zeros(d_sae, dtype=torch.long)
     k_aux = d_in // 2
     for step in trange(steps, desc=f"training {kind} {d_sae}", leave=False, disable=None):
@@ -171,7 +172,8 @@ def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, 
                 W_dec /= W_dec.norm(dim=1, keepdim=True)
         if target_l0 is not None:
             l0 = float((f != 0).sum(-1).float().mean())
-            start_l0 = l0 if step == 0 else start_l0
+            if start_l0 is None:
+                start_l0 = l0
             goal = target_l0 * max(start_l0 / target_l0, 1.0) ** max(0.0, 1.0 - step / (0.3 * steps))
             coefficient *= math.exp(0.01 * max(-1.0, min(1.0, l0 / goal - 1.0)))
         if step % 1000 == 0:

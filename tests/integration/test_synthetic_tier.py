@@ -34,7 +34,7 @@ def test_reference_saes_pass_the_synthetic_gate_and_reach_the_leaderboard(tmp_pa
     assert site.returncode == 0, site.stdout + site.stderr
     board = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     by_id = {row["sae_id"]: row for row in board}
-    assert len(by_id) == 28                                   # 20 reference SAEs + 8 controls
+    assert len(by_id) == 26                                   # 20 reference SAEs + 6 controls
     assert by_id["synth_ci/topk_l0_4_s0"]["l0"] == pytest.approx(4.0)     # L0 from ground truth: core never ran
     index = (tmp_path / "site" / "index.html").read_text()
     assert "ground_truth/f1" in index and "ground_truth/mcc" in index

@@ -96,6 +96,10 @@ def test_matched_l0_compares_with_the_baseline_frontier(tmp_path):
 
     l0 = math.sqrt(20 * 50)
     frontier_there = (fvu_of("jumprelu", 4096, 20) + fvu_of("jumprelu", 4096, 50)) / 2   # linear in log L0
+    # a control in the baseline (an oracle with fvu 0 right there) must not become the frontier
+    ResultWriter(tmp_path / "a").write_unit(
+        stamp("control/oracle", "core", "synthetic_oracle", 4096, source="baseline:synthetic_oracle"),
+        [MetricValue(metric="fvu", value=0.0), MetricValue(metric="l0", value=l0)], [], 1.0)
     w = ResultWriter(tmp_path / "b")
     for name, fvu in (("new/good", frontier_there - 0.01), ("new/bad", frontier_there + 0.05)):
         w.write_unit(stamp(name, "core", "newarch", 4096, "run-b"),
