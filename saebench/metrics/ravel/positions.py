@@ -16,8 +16,8 @@ def entity_span(template: str, entity: str) -> tuple[int, int]:
 
 def last_entity_token(tokenizer, templates: list[str], entities: list[str],
                       add_special_tokens: bool = True) -> list[int]:
-    """For each (template, entity): the index, in `tokenizer(template % entity)` (special tokens as the
-    model is run), of the last token overlapping the entity's characters."""
+    """For each (template, entity): the index, in `tokenizer(template % entity, add_special_tokens=...)`,
+    of the last token overlapping the entity's characters."""
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(f"RAVEL needs a fast tokenizer (character offsets) to find the entity's last token; "
                           f"{type(tokenizer).__name__} is not one. Load the model's tokenizer.json "
