@@ -173,8 +173,10 @@ class LanguageModel:
         finally:
             handle.remove()
 
-    def _forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.model(input_ids=tokens, attention_mask=attention_mask, use_cache=False)
+    def _forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        kwargs = {} if position_ids is None else {"position_ids": position_ids.to(self.device)}
+        out = self.model(input_ids=tokens, attention_mask=attention_mask, use_cache=False, **kwargs)
         return out.logits
 
     # ----- public operations -------------------------------------------------------------------
@@ -226,10 +228,14 @@ class LanguageModel:
 
         With `capture=True` returns `(logits, activation_at_hook)` (the activation before splicing).
         """
+        return self._spliced_logits(tokens, hook, splice, capture, attention_mask)
+
+    def _spliced_logits(self, tokens: torch.Tensor, hook: str | None, splice: Splice | None, capture: bool,
+                        attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None = None):
         if hook is None:
             if splice is not None or capture:
                 raise ValueError("splice/capture need a hook name")
-            return self._forward(tokens.to(self.device), attention_mask)
+            return self._forward(tokens.to(self.device), attention_mask, position_ids)
         hp = self.hook(hook)
         captured: list[torch.Tensor] = []
 
@@ -239,7 +245,7 @@ class LanguageModel:
             return None if splice is None else splice(x)
 
         with self._hooked(hp, fn):
-            logits = self._forward(tokens.to(self.device), attention_mask)
+            logits = self._forward(tokens.to(self.device), attention_mask, position_ids)
         return (logits, captured[0]) if capture else logits
 
     @torch.no_grad()
@@ -251,12 +257,18 @@ class LanguageModel:
         fall back to a full spliced forward. Either way the result equals `logits(tokens, hook,
         splice=lambda _: activation)`.
         """
+        return self.suffix_logits(tokens, hook, activation, attention_mask)
+
+    def suffix_logits(self, tokens: torch.Tensor, hook: str, activation: torch.Tensor,
+                      attention_mask: torch.Tensor | None = None,
+                      position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """`logits_from` with gradients flowing into `activation` (the model's weights stay frozen): what an
+        intervention trained through the layers after the hook needs (RAVEL's mask)."""
         hp = self.hook(hook)
         activation = activation.to(self.device)
-        if not hp.is_resid:
-            return self.logits(tokens, hook, splice=lambda _x: activation, attention_mask=attention_mask)
-        with self._skipping_layers(hp.resid_position):
-            return self.logits(tokens, hook, splice=lambda _x: activation, attention_mask=attention_mask)
+        skipping = self._skipping_layers(hp.resid_position) if hp.is_resid else contextlib.nullcontext()
+        with skipping:
+            return self._spliced_logits(tokens, hook, lambda _x: activation, False, attention_mask, position_ids)
 
     @contextlib.contextmanager
     def _skipping_layers(self, n: int) -> Iterator[None]:

@@ -123,7 +123,7 @@ def test_clean_and_ablation_passes_run_once_per_batch_not_per_sae(stories, monke
     params = CoreParams(n_tokens=2048, n_tokens_loss=1024, context_size=128)   # 8 loss rows = 1 batch of 8
     run_core(stories, saes, params)
     # one clean pass per loss batch; one suffix pass for the ablation and one per SAE
-    assert calls == {"full": 1 + 1 + 4, "from": 1 + 4}  # logits_from itself calls logits once per call
+    assert calls == {"full": 1, "from": 1 + 4}          # logits_from runs the suffix without calling logits
 
 
 def test_batch_ranges_split_loss_rows_from_statistics_rows():
