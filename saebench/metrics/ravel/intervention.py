@@ -18,8 +18,9 @@ import torch
 def swap_latents(sae, base: torch.Tensor, source: torch.Tensor, mask: torch.Tensor,
                  add_error: bool = False) -> torch.Tensor:
     """The intervened vectors [B, d] for base and source vectors [B, d] and a mask [d_sae] (or [B, d_sae])."""
-    b = sae.encode(base)
-    s = sae.encode(source)
+    with torch.no_grad():                  # the mask is what learns; encodings are constants
+        b = sae.encode(base)
+        s = sae.encode(source)
     out = sae.decode((1 - mask) * b + mask * s)
     if add_error:
         out = out + (base - sae.decode(b)).detach()

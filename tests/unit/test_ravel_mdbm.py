@@ -1,0 +1,79 @@
+"""RAVEL's mask training (MDBM) on the organism: it learns to make cause pairs give the source's answer, and the
+result does not depend on how the effective batch is split into micro-batches."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from saebench.metrics.ravel.data import load_ravel_class
+from saebench.metrics.ravel.intervention import last_logits_with, swap_latents
+from saebench.metrics.ravel.knowledge import known_prompts
+from saebench.metrics.ravel.mdbm import MaskTraining, PairBatch, train_mask
+from saebench.metrics.ravel.pairs import make_pairs
+from saebench.models import load_language_model
+from saebench.paths import asset
+from saebench.saes.architectures import IdentityActivationSAE
+from tests.builders import metadata
+
+HOOK = "blocks.0.hook_resid_post"          # on the organism the entity moves on after layer 0 (swapping there: 1.0)
+
+
+@pytest.fixture(scope="module")
+def world():
+    lm = load_language_model(asset("organisms/orgllama"))
+    cls = load_ravel_class("city", asset("organisms/orgllama/ravel"))
+    small = dataclasses.replace(cls, values=dict(sorted(cls.values.items())[:30]),
+                                templates={a: t[:3] for a, t in cls.templates.items()})
+    known = known_prompts(lm, small, ["Country", "Continent"], top_n_entities=30)
+    pairs = [p for p in make_pairs(known, "Country", ["Country", "Continent"], 64, seed=0) if p.kind == "cause"]
+    d = lm.hook_width(HOOK)
+    W = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(0)))[0]
+    sae = IdentityActivationSAE(W.contiguous(), W.T.contiguous(), torch.zeros(d), torch.zeros(d),
+                                metadata=metadata("ortho", HOOK))
+    pad = lm.tokenizer.pad_token_id
+
+    def batches_of(indices: list[int]) -> PairBatch:
+        chosen = [pairs[i] for i in indices]
+        width = max(len(p.base.ids) for p in chosen)
+        ids = torch.full((len(chosen), width), pad)
+        mask = torch.zeros_like(ids)
+        for j, p in enumerate(chosen):
+            ids[j, width - len(p.base.ids):] = torch.tensor(p.base.ids)
+            mask[j, width - len(p.base.ids):] = 1
+        positions = torch.tensor([p.base.entity_pos + width - len(p.base.ids) for p in chosen])
+        base_act = lm.activations(ids, HOOK, attention_mask=mask)
+        source = torch.stack([lm.activations(torch.tensor([p.source.ids]), HOOK)[0, p.source.entity_pos]
+                              for p in chosen])
+        targets = torch.tensor([p.target_token for p in chosen])
+        return PairBatch(ids, mask, base_act, positions, source, targets)
+
+    return lm, sae, pairs, batches_of
+
+
+def cause_accuracy(lm, sae, batch: PairBatch, mask: torch.Tensor) -> float:
+    with torch.no_grad():
+        base_vec = batch.base_activation[torch.arange(len(batch.ids)), batch.positions]
+        vec = swap_latents(sae, base_vec, batch.source, mask)
+        out = last_logits_with(lm, HOOK, batch.ids, batch.attention_mask, batch.base_activation, batch.positions, vec)
+    return float((out.argmax(-1) == batch.targets).float().mean())
+
+
+def test_the_mask_learns_to_carry_the_source_answer_and_ignores_how_the_batch_is_split(world):
+    lm, sae, pairs, batches_of = world
+    cfg = MaskTraining(epochs=3, lr=0.05, batch_size=16, micro_batch_size=16, seed=1)
+    logits = train_mask(lm, sae, HOOK, batches_of, 48, cfg)
+    held_out = batches_of(list(range(48, len(pairs))))
+    none = cause_accuracy(lm, sae, held_out, torch.zeros(sae.d_sae))
+    learned = cause_accuracy(lm, sae, held_out, (logits > 0).float())
+    assert none == 0.0 and learned > 0.5, (none, learned)                 # bases answer their own city until swapped
+    split = train_mask(lm, sae, HOOK, batches_of, 48, dataclasses.replace(cfg, micro_batch_size=4))
+    torch.testing.assert_close(split, logits, atol=1e-4, rtol=0)
+    assert all(not p.requires_grad or p.grad is None for p in sae.parameters())
+
+
+def test_bad_batch_settings_are_named():
+    with pytest.raises(Exception, match="multiple of micro_batch_size"):
+        MaskTraining(batch_size=10, micro_batch_size=4)
