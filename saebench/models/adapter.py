@@ -223,12 +223,13 @@ class LanguageModel:
 
     @torch.no_grad()
     def logits(self, tokens: torch.Tensor, hook: str | None = None, splice: Splice | None = None,
-               capture: bool = False, attention_mask: torch.Tensor | None = None):
+               capture: bool = False, attention_mask: torch.Tensor | None = None,
+               position_ids: torch.Tensor | None = None):
         """Logits [B, L, V]; with `splice`, the activation at `hook` is replaced by `splice(x)`.
 
         With `capture=True` returns `(logits, activation_at_hook)` (the activation before splicing).
         """
-        return self._spliced_logits(tokens, hook, splice, capture, attention_mask)
+        return self._spliced_logits(tokens, hook, splice, capture, attention_mask, position_ids)
 
     def _spliced_logits(self, tokens: torch.Tensor, hook: str | None, splice: Splice | None, capture: bool,
                         attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None = None):

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 
+from saebench.metrics.ravel.batches import pair_batch
 from saebench.metrics.ravel.data import load_ravel_class
 from saebench.metrics.ravel.intervention import last_logits_with, swap_latents
 from saebench.metrics.ravel.knowledge import known_prompts
@@ -33,22 +34,9 @@ def world():
     W = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(0)))[0]
     sae = IdentityActivationSAE(W.contiguous(), W.T.contiguous(), torch.zeros(d), torch.zeros(d),
                                 metadata=metadata("ortho", HOOK))
-    pad = lm.tokenizer.pad_token_id
 
     def batches_of(indices: list[int]) -> PairBatch:
-        chosen = [pairs[i] for i in indices]
-        width = max(len(p.base.ids) for p in chosen)
-        ids = torch.full((len(chosen), width), pad)
-        mask = torch.zeros_like(ids)
-        for j, p in enumerate(chosen):
-            ids[j, width - len(p.base.ids):] = torch.tensor(p.base.ids)
-            mask[j, width - len(p.base.ids):] = 1
-        positions = torch.tensor([p.base.entity_pos + width - len(p.base.ids) for p in chosen])
-        base_act = lm.activations(ids, HOOK, attention_mask=mask)
-        source = torch.stack([lm.activations(torch.tensor([p.source.ids]), HOOK)[0, p.source.entity_pos]
-                              for p in chosen])
-        targets = torch.tensor([p.target_token for p in chosen])
-        return PairBatch(ids, mask, base_act, positions, source, targets)
+        return pair_batch(lm, HOOK, [pairs[i] for i in indices])
 
     return lm, sae, pairs, batches_of
 
