@@ -1,2 +1,2 @@
-"""RAVEL-style attribute disentanglement (issue 18; in progress: data, positions and answer matching so far,
-the plugin is not registered yet)."""
+"""RAVEL-style attribute disentanglement (issue 18, in progress): data, knowledge filter, pairs, the
+intervention, mask training (MDBM) and scoring exist and are tested; the plugin is not registered yet."""
