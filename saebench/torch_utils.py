@@ -68,3 +68,15 @@ def set_threads(threads: int | None) -> int:
     raise ConfigError(f"threads={threads}: torch is already running with {torch.get_num_threads()} threads and cannot "
                       f"safely change to {threads} in-process; start Python with OMP_NUM_THREADS={threads} "
                       f"MKL_NUM_THREADS={threads} (the saebench CLI does this for `threads={threads}`).")
+
+
+def padded(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Token rows as one batch: ids and attention mask [B, width] (padding on the left or right), width."""
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for j, r in enumerate(rows):
+        where = slice(width - len(r), width) if left else slice(0, len(r))
+        ids[j, where] = torch.tensor(r)
+        mask[j, where] = 1
+    return ids, mask, width

@@ -16,23 +16,12 @@ import torch
 from saebench.metrics.numerics.probes import fit_logistic
 from saebench.organisms.corpus import domain_questions, mcq, statements, templates_for, topic_documents
 from saebench.organisms.world import TOPICS, World
+from saebench.torch_utils import padded
 
 
 def with_bos(tokenizer, text: str) -> list[int]:
     """BOS then the text's token ids (no other special tokens)."""
     return [tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"]]
-
-
-def padded(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Token rows as one batch: ids and attention mask [B, width] (padding on the left or right), width."""
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for j, r in enumerate(rows):
-        where = slice(width - len(r), width) if left else slice(0, len(r))
-        ids[j, where] = torch.tensor(r)
-        mask[j, where] = 1
-    return ids, mask, width
 
 
 @torch.no_grad()

@@ -12,8 +12,6 @@ from the generator).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +88,6 @@ class SaeLensSyntheticModel:
             x, a = self.inner.sample_with_features(n)
         a = a.to_dense() if a.is_sparse else a
         return x.float().cpu(), a.float().cpu()
-
-    def fingerprint(self) -> str:
-        """A content hash of the config and dictionary (the run's model revision)."""
-        config = json.dumps(self.cfg.raw, sort_keys=True, default=str).encode()
-        return hashlib.sha256(config + self.D.numpy().tobytes()).hexdigest()[:12]
 
 
 def load_sae_lens_synthetic(source: str) -> SaeLensSyntheticModel:

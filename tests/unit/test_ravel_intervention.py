@@ -12,20 +12,11 @@ from saebench.metrics.ravel.knowledge import tokenize_prompts
 from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import ReLUSAE
-from saebench.saes.architectures import IdentityActivationSAE
+from saebench.torch_utils import padded
 from tests.builders import metadata
+from tests.ravel_world import orthogonal_sae
 
 HOOK = "blocks.2.hook_resid_post"
-
-
-def left_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad)
-    mask = torch.zeros_like(ids)
-    for j, r in enumerate(rows):
-        ids[j, width - len(r):] = torch.tensor(r)
-        mask[j, width - len(r):] = 1
-    return ids, mask
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +25,10 @@ def setting():
     cls = load_ravel_class("city", asset("organisms/orgllama/ravel"))
     prompts = cls.prompts(["Country"])[::997][:6]
     rows, pos = tokenize_prompts(lm.tokenizer, prompts, prepend_bos=True)
-    ids, mask = left_padded(rows, lm.tokenizer.pad_token_id)
+    ids, mask, _ = padded(rows, lm.tokenizer.pad_token_id, left=True)
     pos = torch.tensor([p + ids.shape[1] - len(r) for p, r in zip(pos, rows, strict=True)])
     resid = lm.activations(ids, HOOK, attention_mask=mask)
-    d = resid.shape[-1]
-    g = torch.Generator().manual_seed(0)
-    W = torch.linalg.qr(torch.randn(d, d, generator=g))[0]            # invertible (orthogonal) latents
-    sae = IdentityActivationSAE(W.contiguous(), W.T.contiguous(), torch.zeros(d), torch.zeros(d),
-                                metadata=metadata("ortho", HOOK))
+    sae = orthogonal_sae(resid.shape[-1], HOOK)
     return lm, ids, mask, pos, resid, sae
 
 

@@ -9,15 +9,12 @@ import pytest
 import torch
 
 from saebench.metrics.ravel.batches import pair_batch
-from saebench.metrics.ravel.data import load_ravel_class
 from saebench.metrics.ravel.intervention import last_logits_with, swap_latents
-from saebench.metrics.ravel.knowledge import known_prompts
 from saebench.metrics.ravel.mdbm import MaskTraining, PairBatch, train_mask
 from saebench.metrics.ravel.pairs import make_pairs
 from saebench.models import load_language_model
 from saebench.paths import asset
-from saebench.saes.architectures import IdentityActivationSAE
-from tests.builders import metadata
+from tests.ravel_world import known_city, orthogonal_sae
 
 HOOK = "blocks.0.hook_resid_post"          # on the organism the entity moves on after layer 0 (swapping there: 1.0)
 
@@ -25,15 +22,9 @@ HOOK = "blocks.0.hook_resid_post"          # on the organism the entity moves on
 @pytest.fixture(scope="module")
 def world():
     lm = load_language_model(asset("organisms/orgllama"))
-    cls = load_ravel_class("city", asset("organisms/orgllama/ravel"))
-    small = dataclasses.replace(cls, values=dict(sorted(cls.values.items())[:30]),
-                                templates={a: t[:3] for a, t in cls.templates.items()})
-    known = known_prompts(lm, small, ["Country", "Continent"], top_n_entities=30)
+    known = known_city(lm, ["Country", "Continent"])
     pairs = [p for p in make_pairs(known, "Country", ["Country", "Continent"], 64, seed=0) if p.kind == "cause"]
-    d = lm.hook_width(HOOK)
-    W = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(0)))[0]
-    sae = IdentityActivationSAE(W.contiguous(), W.T.contiguous(), torch.zeros(d), torch.zeros(d),
-                                metadata=metadata("ortho", HOOK))
+    sae = orthogonal_sae(lm.hook_width(HOOK), HOOK)
 
     def batches_of(indices: list[int]) -> PairBatch:
         return pair_batch(lm, HOOK, [pairs[i] for i in indices])

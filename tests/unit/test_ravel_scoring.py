@@ -4,20 +4,15 @@ gives cause 0 and isolation 1. And the bucketing of SAEBench, by hand."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
 from saebench.metrics.ravel.batches import pair_batch
-from saebench.metrics.ravel.data import load_ravel_class
-from saebench.metrics.ravel.knowledge import known_prompts
 from saebench.metrics.ravel.pairs import make_pairs
 from saebench.metrics.ravel.scoring import generate_intervened, scores
 from saebench.models import load_language_model
 from saebench.paths import asset
-from saebench.saes.architectures import IdentityActivationSAE
-from tests.builders import metadata
+from tests.ravel_world import known_city, orthogonal_sae
 
 HOOK = "blocks.0.hook_resid_post"
 
@@ -25,15 +20,10 @@ HOOK = "blocks.0.hook_resid_post"
 @pytest.fixture(scope="module")
 def scored():
     lm = load_language_model(asset("organisms/orgllama"))
-    cls = load_ravel_class("city", asset("organisms/orgllama/ravel"))
-    small = dataclasses.replace(cls, values=dict(sorted(cls.values.items())[:30]),
-                                templates={a: t[:3] for a, t in cls.templates.items()})
-    known = known_prompts(lm, small, ["Country", "Continent"], top_n_entities=30)
+    known = known_city(lm, ["Country", "Continent"])
     pairs = make_pairs(known, "Country", ["Country", "Continent"], 24, seed=2)
-    d = lm.hook_width(HOOK)
-    W = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(0)))[0]
-    sae = IdentityActivationSAE(W.contiguous(), W.T.contiguous(), torch.zeros(d), torch.zeros(d),
-                                metadata=metadata("ortho", HOOK))
+    sae = orthogonal_sae(lm.hook_width(HOOK), HOOK)
+    d = sae.d_sae
     b = pair_batch(lm, HOOK, pairs)
     out = {}
     for name, mask in (("all", torch.ones(d)), ("none", torch.zeros(d))):

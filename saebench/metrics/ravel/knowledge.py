@@ -25,6 +25,7 @@ from saebench.errors import ConfigError
 from saebench.metrics.ravel.answers import answer_matches
 from saebench.metrics.ravel.data import RavelClass, RavelPrompt
 from saebench.metrics.ravel.positions import last_entity_token
+from saebench.torch_utils import padded
 
 log = logging.getLogger(__name__)
 
@@ -70,26 +71,17 @@ def generate(lm, rows: list[list[int]], n_new: int, batch_size: int) -> tuple[li
     """Greedy continuations (text) and first generated token ids, batched with left padding."""
     tok = lm.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    texts, firsts = [], []
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))      # similar lengths share a batch
     by_index: dict[int, tuple[str, int]] = {}
     for start in tqdm(range(0, len(order), batch_size), desc="RAVEL knowledge filter", leave=False, disable=None):
         chunk = order[start:start + batch_size]
-        width = max(len(rows[i]) for i in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, i in enumerate(chunk):
-            ids[j, width - len(rows[i]):] = torch.tensor(rows[i])
-            mask[j, width - len(rows[i]):] = 1
+        ids, mask, width = padded([rows[i] for i in chunk], pad, left=True)
         out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,
                                 max_new_tokens=n_new, pad_token_id=pad)
         new = out[:, width:].cpu()
         for j, i in enumerate(chunk):
             by_index[i] = (tok.decode(new[j], skip_special_tokens=True), int(new[j, 0]))
-    for i in range(len(rows)):
-        texts.append(by_index[i][0])
-        firsts.append(by_index[i][1])
-    return texts, firsts
+    return [by_index[i][0] for i in range(len(rows))], [by_index[i][1] for i in range(len(rows))]
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
