@@ -502,8 +502,8 @@ def run_chunk(state: _Run, ctx: EvalContext, t: PlannedTask, by_id: dict[str, Pl
             except ValueError as e:
                 state.record(result.sae_id, [unit_of[result.sae_id]], "error", str(e), "", duration)
                 continue
-            if result.status == "error":
-                state.record(result.sae_id, [unit_of[result.sae_id]], "error", result.reason, "", duration,
+            if result.status in ("error", "skipped"):
+                state.record(result.sae_id, [unit_of[result.sae_id]], result.status, result.reason, "", duration,
                              info=result.info)
                 continue
             sae = by_id[result.sae_id].sae

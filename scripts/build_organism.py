@@ -11,6 +11,8 @@ Stages (each reads what the earlier ones wrote in --out):
               unlearning/ (saebench/organisms/exports.py)
   saes      - SAE Lens SAEs on HOOK: relu, topk, batchtopk, matryoshka_batchtopk at two widths, trained on
               the corpus.jsonl activations (saebench/saes/training.py), fp16 on disk
+  ravel_saes - the same kinds at width 512 on RAVEL_HOOK (saes/l0_<kind>_512): RAVEL's intervention needs the
+              entity's last token to carry its attributes, which on this model holds only after layer 0
   surgery   - known-answer SAEs built on saes/relu_2048 (saebench/organisms/surgery.py): surgery_absorption
               (absorption planted at known rates per letter, planted.json next to it) and surgery_gender (one
               latent encodes the topic documents' gender)
@@ -46,6 +48,7 @@ from saebench.saes.training import build_trained_sae, matryoshka_groups, train_s
 
 log = logging.getLogger("build_organism")
 HOOK = "blocks.2.hook_resid_post"
+RAVEL_HOOK = "blocks.0.hook_resid_post"    # the only layer where swapping the entity's residual moves its answer
 KINDS = {"relu": {"l1": 4e-3}, "topk": {}, "batchtopk": {}, "matryoshka_batchtopk": {}}
 
 
@@ -63,30 +66,32 @@ def eval_corpus(out: Path, seed: int) -> Path:
 
 
 @torch.no_grad()
-def corpus_activations(out: Path, lm, n_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """HOOK activations of the non-special tokens of the first `n_rows` packed rows of corpus.jsonl, and
+def corpus_activations(out: Path, lm, n_rows: int, hook: str = HOOK) -> tuple[torch.Tensor, torch.Tensor]:
+    """`hook` activations of the non-special tokens of the first `n_rows` packed rows of corpus.jsonl, and
     those tokens' ids."""
     texts = [json.loads(line)["text"] for line in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     tokens = pack_documents(texts, lm.tokenizer, 128, n_rows, True)
     keep = ~special_mask(tokens, lm.special_token_ids())
-    acts = torch.cat([lm.activations(tokens[i:i + 64], HOOK) for i in range(0, len(tokens), 64)])
+    acts = torch.cat([lm.activations(tokens[i:i + 64], hook) for i in range(0, len(tokens), 64)])
     return acts[keep].float(), tokens[keep]
 
 
-def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, seed: int) -> None:
+def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, seed: int, hook: str = HOOK,
+               prefix: str = "", summary_file: str = "saes.json") -> None:
+    """Every KINDS SAE at each width on `hook`: saes/<prefix><kind>_<width>, FVU and L0 in `summary_file`."""
     lm = load_language_model(out)
-    acts, _ = corpus_activations(out, lm, n_rows)
+    acts, _ = corpus_activations(out, lm, n_rows, hook)
     log.info("SAE training activations: %s", tuple(acts.shape))
     summary = {}
     for width in widths:
         for kind, extra in KINDS.items():
             w = train_sae(acts, kind, width, steps, seed, k=k, batch=2048, **extra)
             prefixes = tuple(np.cumsum(matryoshka_groups(width)).tolist()) if kind.startswith("matryoshka") else None
-            sae_id = f"{out.name}/{kind}_{width}"
-            md = SAEMetadata(sae_id=sae_id, hook=HOOK, architecture=kind, source="build_organism", model=out.name,
+            sae_id = f"{out.name}/{prefix}{kind}_{width}"
+            md = SAEMetadata(sae_id=sae_id, hook=hook, architecture=kind, source="build_organism", model=out.name,
                              prepend_bos=True, context_size=128, prefixes=prefixes)
             sae = build_trained_sae(w, kind, md, k=k).to(torch.float16)
-            save_sae_lens(sae, out / "saes" / f"{kind}_{width}", model_name=out.name,
+            save_sae_lens(sae, out / "saes" / f"{prefix}{kind}_{width}", model_name=out.name,
                           extra_metadata={"dataset_path": "corpus.jsonl (scripts/build_organism.py)"})
             with torch.no_grad():
                 x = acts[:20000]
@@ -95,7 +100,7 @@ def train_saes(out: Path, widths: list[int], k: int, steps: int, n_rows: int, se
             l0 = float((f != 0).sum(-1).float().mean())
             log.info("%s: FVU %.3f, L0 %.1f", sae_id, fvu, l0)
             summary[sae_id] = {"fvu": round(fvu, 4), "l0": round(l0, 2)}
-    (out / "saes.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / summary_file).write_text(json.dumps(summary, indent=1) + "\n")
 
 
 SURGERY_BASE = "relu_2048"
@@ -195,6 +200,13 @@ def write_card(out: Path) -> None:
         lines += ["", "## SAEs (`saes/`, SAE Lens format, on " + HOOK + ")", "", "| SAE | FVU | L0 |", "|---|---|---|"]
         for sae_id, m in json.loads((out / "saes.json").read_text()).items():
             lines.append(f"| {sae_id} | {m['fvu']:.3f} | {m['l0']:.1f} |")
+    if (out / "saes_ravel.json").exists():
+        lines += ["", f"## RAVEL's SAEs (`saes/l0_*`, on {RAVEL_HOOK})", "",
+                  "Swapping the entity's residual between RAVEL prompts moves the answer only at this layer; from "
+                  "layer 1 on the entity's attributes have left its last token.", "", "| SAE | FVU | L0 |",
+                  "|---|---|---|"]
+        for sae_id, m in json.loads((out / "saes_ravel.json").read_text()).items():
+            lines.append(f"| {sae_id} | {m['fvu']:.3f} | {m['l0']:.1f} |")
     planted = out / "saes" / "surgery_absorption" / "planted.json"
     if planted.exists():
         p = json.loads(planted.read_text())
@@ -216,7 +228,8 @@ def write_card(out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--stages", nargs="+", default=["lm", "knowledge", "data", "saes", "surgery", "card"])
+    parser.add_argument("--stages", nargs="+",
+                        default=["lm", "knowledge", "data", "saes", "ravel_saes", "surgery", "card"])
     for f in dataclasses.fields(OrganismConfig):      # LM stage: every training setting (--steps, --seed, ...)
         if f.name != "name":
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
@@ -247,6 +260,9 @@ def main() -> None:
         write_unlearning(world, args.out / "unlearning")
     if "saes" in args.stages:
         train_saes(args.out, args.widths, args.k, args.sae_steps, args.sae_rows, args.seed)
+    if "ravel_saes" in args.stages:
+        train_saes(args.out, [512], args.k, args.sae_steps, args.sae_rows, args.seed, RAVEL_HOOK, "l0_",
+                   "saes_ravel.json")
     if "surgery" in args.stages:
         build_surgery(args.out)
     if "card" in args.stages:

@@ -17,7 +17,8 @@ score is null where SAEBench writes 0). TPP: the total metric is parity-tested w
 spread; the intended / unintended drops are null (SAEBench's are inflated by its test-set epoch
 selection; saebench's corrected ones are under `saebench.metrics`). Absorption (plugin >= 2.0.0): the
 SAEBench-named metrics are computed with SAEBench's definition (parity-tested within its seed spread);
-rows of absorption 1.x (definition v1) export as null.
+rows of absorption 1.x (definition v1) export as null. RAVEL: SAEBench's fields hold the `saebench`
+definition's values (its pair split and bucketing); without that definition they are null.
 """
 
 from __future__ import annotations
@@ -196,6 +197,27 @@ def _absorption(rows, details):
     return metrics, per_letter, {"null_fields": null_fields} if null_fields else None
 
 
+RAVEL_FIELDS = ("disentanglement_score", "cause_score", "isolation_score")
+RAVEL_NOT_RUN = ("this run computed only saebench's held-out definition (task.ravel.definitions); add 'saebench' "
+                 "to fill SAEBench's fields. The held-out values are under saebench.metrics")
+
+
+def _ravel(rows, details):
+    """SAEBench's fields from the `saebench` definition's rows (RAVEL README); per entity class and attribute
+    in eval_result_unstructured as SAEBench writes them."""
+    metrics = {"ravel": {f: _value(rows, f) for f in RAVEL_FIELDS}}
+    if all(v is None for v in metrics["ravel"].values()):
+        return metrics, [], {"null_fields": dict.fromkeys(RAVEL_FIELDS, RAVEL_NOT_RUN)}
+    unstructured: dict[str, dict] = {}
+    for subset in sorted(s for s in rows["subset"].dropna().unique() if "/" in s):
+        cls, attribute = subset.split("/", 1)
+        unstructured.setdefault(f"{cls}_results", {})[f"{cls}_{attribute}"] = {
+            "cause_score": _value(rows, "cause_score", subset=subset),
+            "isolation_score": _value(rows, "isolation_score", subset=subset),
+            "disentangle_score": _value(rows, "disentanglement_score", subset=subset)}
+    return metrics, [], unstructured
+
+
 def _generic(rows, details):
     out = {}
     for r in _overall(rows).itertuples():
@@ -204,7 +226,8 @@ def _generic(rows, details):
     return {"metrics": out}, [], None
 
 
-BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp": _tpp, "absorption": _absorption}
+BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp": _tpp, "absorption": _absorption,
+            "ravel": _ravel}
 
 
 def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:

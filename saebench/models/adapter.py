@@ -182,7 +182,7 @@ class LanguageModel:
     # ----- public operations -------------------------------------------------------------------
     @torch.no_grad()
     def activations(self, tokens: torch.Tensor, hook: str | list[str],
-                    attention_mask: torch.Tensor | None = None):
+                    attention_mask: torch.Tensor | None = None, position_ids: torch.Tensor | None = None):
         """Activation at `hook` for `tokens` [B, L] -> [B, L, d_model]; the forward stops there.
 
         With a list of hooks, returns a list of activations (same order); the forward stops after the
@@ -202,7 +202,7 @@ class LanguageModel:
             for name in dict.fromkeys(hooks):
                 stack.enter_context(self._hooked(self.hook(name), grab(name)))
             with contextlib.suppress(_StopForward):
-                self._forward(tokens.to(self.device), attention_mask)
+                self._forward(tokens.to(self.device), attention_mask, position_ids)
         out = [store[h] for h in hooks]
         return out[0] if isinstance(hook, str) else out
 
@@ -220,6 +220,13 @@ class LanguageModel:
             for name in dict.fromkeys(hooks):
                 stack.enter_context(self._hooked(self.hook(name), grab(name)))
             yield store
+
+    @contextlib.contextmanager
+    def splicing(self, hook: str, fn: Splice) -> Iterator[None]:
+        """Replace the activation at `hook` by `fn(x)` in any forward run inside the block (e.g. the prefill
+        of `model.generate`; `fn` may return None to leave it)."""
+        with self._hooked(self.hook(hook), fn):
+            yield
 
     @torch.no_grad()
     def logits(self, tokens: torch.Tensor, hook: str | None = None, splice: Splice | None = None,

@@ -97,12 +97,13 @@ class SAEResult:
     info: dict[str, Any] = field(default_factory=dict)   # run facts for the manifest (e.g. judge usage)
     # 'ok': complete. 'partial': what was computed is written and kept, but the unit is not complete (e.g.
     # a judge budget ran out) and a rerun computes it again (cached work is reused). 'error': nothing is
-    # written; `reason` says why (e.g. most latents' judge requests failed).
+    # written; `reason` says why (e.g. most latents' judge requests failed). 'skipped': the plugin cannot score
+    # this SAE on this model (e.g. the model knows too little of RAVEL's world); a manifest row with the reason.
     status: str = "ok"
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in ("ok", "partial", "error"):
-            raise ValueError(f"SAEResult.status must be 'ok', 'partial' or 'error', got {self.status!r}")
+        if self.status not in ("ok", "partial", "error", "skipped"):
+            raise ValueError(f"SAEResult.status must be 'ok', 'partial', 'error' or 'skipped', got {self.status!r}")
         if self.status != "ok" and not self.reason:
             raise ValueError(f"SAEResult for {self.sae_id!r} has status {self.status!r} but no reason")

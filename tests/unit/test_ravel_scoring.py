@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from saebench.metrics.ravel.batches import pair_batch
+from saebench.metrics.ravel.intervention import positions_from_mask, swap_latents
 from saebench.metrics.ravel.pairs import make_pairs
 from saebench.metrics.ravel.scoring import generate_intervened, scores
 from saebench.models import load_language_model
@@ -27,10 +28,37 @@ def scored():
     b = pair_batch(lm, HOOK, pairs)
     out = {}
     for name, mask in (("all", torch.ones(d)), ("none", torch.zeros(d))):
-        texts = generate_intervened(lm, sae, HOOK, b.ids, b.attention_mask, b.base_activation, b.positions, b.source,
-                                    mask)
+        texts = generate_intervened(lm, sae, HOOK, b, mask)
         out[name] = scores(pairs, texts)
+        out[name + "_texts"] = texts
+    out["world"] = lm, sae, b
     return out
+
+
+def regenerate_every_step(lm, sae, batch, mask, n_new: int = 6) -> list[str]:
+    """Reference: rerun the whole spliced prompt for every new token (no KV cache)."""
+    rows = torch.arange(len(batch.ids))
+    vectors = swap_latents(sae, batch.base_activation[rows, batch.positions], batch.source, mask)
+
+    def splice(x):
+        x = x.clone()
+        x[rows, batch.positions] = vectors
+        return x
+
+    ids, att, new = batch.ids, batch.attention_mask, []
+    for _ in range(n_new):
+        token = lm.logits(ids, HOOK, splice=splice, attention_mask=att,
+                          position_ids=positions_from_mask(att))[:, -1].argmax(-1)
+        new.append(token)
+        ids, att = torch.cat([ids, token[:, None]], 1), torch.cat([att, torch.ones_like(token)[:, None]], 1)
+    return lm.tokenizer.batch_decode(torch.stack(new, 1), skip_special_tokens=True)
+
+
+def test_the_kv_cached_generation_equals_rerunning_the_spliced_prompt(scored):
+    lm, sae, batch = scored["world"]
+    mask = (torch.arange(sae.d_sae) % 2).float()          # a partial swap: not the trivial all / none
+    assert generate_intervened(lm, sae, HOOK, batch, mask) == regenerate_every_step(lm, sae, batch, mask)
+    assert scored["all_texts"] == regenerate_every_step(lm, sae, batch, torch.ones(sae.d_sae))
 
 
 def test_every_latent_moves_the_answer_and_no_latent_leaves_it(scored):

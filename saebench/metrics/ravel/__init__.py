@@ -1,2 +1,4 @@
-"""RAVEL-style attribute disentanglement (issue 18, in progress): data, knowledge filter, pairs, the
-intervention, mask training (MDBM) and scoring exist and are tested; the plugin is not registered yet."""
+"""RAVEL-style attribute disentanglement: data, knowledge filter, pairs, the intervention, latent selection
+(MDBM mask or L1 probe), scoring, and the `ravel` plugin."""
+
+from saebench.metrics.ravel import plugin  # noqa: F401  (registers the plugin)

@@ -16,15 +16,19 @@ import torch
 
 
 def swap_latents(sae, base: torch.Tensor, source: torch.Tensor, mask: torch.Tensor,
-                 add_error: bool = False) -> torch.Tensor:
-    """The intervened vectors [B, d] for base and source vectors [B, d] and a mask [d_sae] (or [B, d_sae])."""
+                 add_error: bool = False, space=None) -> torch.Tensor:
+    """The intervened vectors [B, d] for base and source vectors [B, d] (model space) and a mask [d_sae] (or
+    [B, d_sae]); `space` maps to the SAE's space and back (centred SAEs), None = the same space."""
+    to_sae = space.to_sae if space is not None else (lambda x: x)
     with torch.no_grad():                  # the mask is what learns; encodings are constants
-        b = sae.encode(base)
-        s = sae.encode(source)
+        base_sae = to_sae(base.to(sae.W_dec.dtype))
+        b = sae.encode(base_sae)
+        s = sae.encode(to_sae(source.to(sae.W_dec.dtype)))
+    mask = mask.to(b.dtype)                # differentiable: a float32 mask trains a half-precision SAE's swap
     out = sae.decode((1 - mask) * b + mask * s)
     if add_error:
-        out = out + (base - sae.decode(b)).detach()
-    return out
+        out = out + (base_sae - sae.decode(b)).detach()
+    return space.to_model(out, base) if space is not None else out
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -52,21 +52,22 @@ class PairBatch:
     targets: torch.Tensor
 
 
-def train_mask(lm, sae, hook: str, batches_of, n_pairs: int, cfg: MaskTraining) -> torch.Tensor:
+def train_mask(lm, sae, hook: str, batches_of, n_pairs: int, cfg: MaskTraining, space=None) -> torch.Tensor:
     """Mask logits [d_sae] trained on `n_pairs` pairs; `batches_of(indices)` builds the `PairBatch` of those
-    pair indices (SAE-independent tensors, so they can be cached across SAEs)."""
+    pair indices (SAE-independent tensors, so they can be cached across SAEs); `space` as in `swap_latents`."""
     gen = torch.Generator().manual_seed(cfg.seed)
     frozen = [(p, p.requires_grad) for p in sae.parameters()]
     for p, _ in frozen:
         p.requires_grad_(False)
     try:
-        return _train(lm, sae, hook, batches_of, n_pairs, cfg, gen)
+        return _train(lm, sae, hook, batches_of, n_pairs, cfg, gen, space)
     finally:
         for p, was in frozen:
             p.requires_grad_(was)
 
 
-def _train(lm, sae, hook: str, batches_of, n_pairs: int, cfg: MaskTraining, gen: torch.Generator) -> torch.Tensor:
+def _train(lm, sae, hook: str, batches_of, n_pairs: int, cfg: MaskTraining, gen: torch.Generator,
+           space) -> torch.Tensor:
     logits = torch.zeros(sae.d_sae, device=sae.W_dec.device, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=cfg.lr)
     steps_per_epoch = n_pairs // cfg.batch_size              # the last partial batch is dropped (SAEBench)
@@ -84,7 +85,7 @@ def _train(lm, sae, hook: str, batches_of, n_pairs: int, cfg: MaskTraining, gen:
                 b = batches_of(chunk[m:m + cfg.micro_batch_size].tolist())
                 mask = torch.sigmoid(logits / temperature)
                 base_vec = b.base_activation[torch.arange(len(b.ids)), b.positions]
-                vec = swap_latents(sae, base_vec, b.source, mask, cfg.add_error)
+                vec = swap_latents(sae, base_vec, b.source, mask, cfg.add_error, space)
                 out = last_logits_with(lm, hook, b.ids, b.attention_mask, b.base_activation, b.positions, vec)
                 loss = torch.nn.functional.cross_entropy(out.float(), b.targets.to(out.device), reduction="sum")
                 (loss / len(chunk)).backward()

@@ -6,8 +6,8 @@ cause = the fraction of cause pairs answered with the source's value; isolation 
 pairs still answered with the base's value; disentanglement = their mean. SAEBench moves a cause pair whose
 base and target first tokens coincide ("United" States / "United" Kingdom) into the isolation bucket and
 scores it against the source's label there; by default a pair is scored in its own bucket
-(`saebench_buckets=True` reproduces SAEBench). The intervention is re-applied at the base's entity position
-on every generation step (no KV cache), which equals applying it once on the prefill.
+(`saebench_buckets=True` reproduces SAEBench). Generation uses the KV cache with the intervention on the
+prefill only (SAEBench's way); the unit test checks it against re-running the whole spliced prompt per token.
 """
 
 from __future__ import annotations
@@ -15,32 +15,34 @@ from __future__ import annotations
 import torch
 
 from saebench.metrics.ravel.answers import answer_matches
-from saebench.metrics.ravel.intervention import positions_from_mask, swap_latents
+from saebench.metrics.ravel.batches import pad_id
+from saebench.metrics.ravel.intervention import swap_latents
+from saebench.metrics.ravel.mdbm import PairBatch
 from saebench.metrics.ravel.pairs import Pair
 
 
 @torch.no_grad()
-def generate_intervened(lm, sae, hook: str, ids: torch.Tensor, attention_mask: torch.Tensor,
-                        base_activation: torch.Tensor, positions: torch.Tensor, source: torch.Tensor,
-                        mask: torch.Tensor, n_new: int = 6, add_error: bool = False) -> list[str]:
-    """Greedy continuations [B] of left-padded base `ids` with the masked latents swapped in from `source`."""
-    rows = torch.arange(len(ids))
-    vectors = swap_latents(sae, base_activation[rows, positions], source, mask, add_error)
+def generate_intervened(lm, sae, hook: str, batch: PairBatch, mask: torch.Tensor, n_new: int = 6,
+                        add_error: bool = False, space=None) -> list[str]:
+    """Greedy continuations of the batch's bases with the masked latents swapped in from the sources: the
+    intervention is applied once, on the prefill; later tokens read it from the KV cache."""
+    rows = torch.arange(len(batch.ids), device=batch.positions.device)
+    width = batch.ids.shape[1]
+    calls = []
 
-    def splice(x: torch.Tensor) -> torch.Tensor:
+    def splice(x: torch.Tensor) -> torch.Tensor | None:
+        calls.append(x.shape[1])
+        if len(calls) > 1:                             # a cached decoding step: the prefill already has it
+            return None
         x = x.clone()
-        x[rows, positions.to(x.device)] = vectors.to(x.device, x.dtype)
+        vectors = swap_latents(sae, x[rows, batch.positions], batch.source, mask, add_error, space)
+        x[rows, batch.positions] = vectors.to(x.dtype)
         return x
 
-    new = []
-    for _ in range(n_new):
-        logits = lm.logits(ids, hook, splice=splice, attention_mask=attention_mask,
-                           position_ids=positions_from_mask(attention_mask))
-        token = logits[:, -1].argmax(-1).cpu()
-        new.append(token)
-        ids = torch.cat([ids, token[:, None]], 1)
-        attention_mask = torch.cat([attention_mask, torch.ones_like(token)[:, None]], 1)
-    return lm.tokenizer.batch_decode(torch.stack(new, 1), skip_special_tokens=True)
+    with lm.splicing(hook, splice):
+        out = lm.model.generate(input_ids=batch.ids, attention_mask=batch.attention_mask, do_sample=False,
+                                max_new_tokens=n_new, pad_token_id=pad_id(lm.tokenizer))
+    return lm.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
 
 
 def scores(pairs: list[Pair], continuations: list[str], saebench_buckets: bool = False) -> dict[str, float]:

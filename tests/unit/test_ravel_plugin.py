@@ -1,0 +1,78 @@
+"""The `ravel` plugin's planning: which pairs each definition trains and scores on, the coverage refusal, and
+its parameter errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from saebench.metrics.ravel.data import RavelPrompt
+from saebench.metrics.ravel.knowledge import Knowledge, KnownPrompt
+from saebench.metrics.ravel.params import RavelParams
+from saebench.metrics.ravel.plugin import coverage_refusal, pairs_for
+
+SPLIT = {0: "train", 1: "val", 2: "test"}
+
+
+def world(n_entities: int = 24, n_templates: int = 6) -> Knowledge:
+    """Every (entity, template) of two attributes known; entity and template splits cycle train/val/test."""
+    known = []
+    for e, t in itertools.product(range(n_entities), range(n_templates)):
+        for attribute, answer in (("Country", f"C{e % 5}"), ("Continent", f"K{(e // 3) % 3}")):
+            p = RavelPrompt(f"E{e}", f"{attribute} T{t} of %s:", attribute, answer, SPLIT[e % 3], SPLIT[t % 3])
+            known.append(KnownPrompt(p, [1, 2, 3], 2, 10 + e % 5, answer))
+    return Knowledge(known, {})
+
+
+def params(**kw) -> RavelParams:
+    return RavelParams(classes={"city": ["Country", "Continent"]}, n_pairs_per_attribute=40,
+                       n_eval_pairs_per_attribute=20, batch_size=8, micro_batch_size=8, **kw)
+
+
+def test_heldout_trains_on_train_entities_and_templates_and_scores_on_test_ones():
+    train, test = pairs_for(world(), params(), "Country", ["Country", "Continent"], "heldout", seed=3)
+    assert len(train) == 80 and len(test) == 40
+    for pairs, split in ((train, "train"), (test, "test")):
+        prompts = [k.prompt for p in pairs for k in (p.base, p.source)]
+        assert {p.entity_split for p in prompts} == {split} and {p.template_split for p in prompts} == {split}
+    assert sum(p.kind == "cause" for p in test) == 20
+
+
+def test_saebench_cuts_one_pool_70_30_and_drops_the_last_partial_evaluation_batch():
+    train, test = pairs_for(world(), params(), "Country", ["Country", "Continent"], "saebench", seed=3)
+    assert len(train) == 56 and len(test) == 24                        # 80 pairs: 56 / 24 (24 = 3 batches of 8)
+    splits = {k.prompt.entity_split for p in train + test for k in (p.base, p.source)}
+    assert splits == {"train", "val", "test"}                          # entities are shared between the parts
+    train_again, _ = pairs_for(world(), params(), "Country", ["Country", "Continent"], "saebench", seed=3)
+    assert [(p.base.prompt, p.source.prompt) for p in train_again] == [(p.base.prompt, p.source.prompt)
+                                                                         for p in train]
+
+
+def test_low_coverage_is_refused_with_the_numbers():
+    w = world(n_entities=6, n_templates=3)                            # 2 test entities x 1 test template
+    reason = coverage_refusal({"city": w}, params(min_prompts=5))
+    assert "city/Country (eval splits ['test']): 2 known prompts, 2 distinct answers" in reason
+    assert "task.ravel.min_prompts" in reason
+    assert coverage_refusal({"city": world()}, params(min_prompts=5)) == ""
+    one_answer = Knowledge([k for k in world().known if k.prompt.answer in ("C0", "K0", "K1")], {})
+    assert "1 distinct answers" in coverage_refusal({"city": one_answer}, params(min_prompts=1))
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"definitions": ["ravel"]}, "definitions must be distinct names among"),
+    ({"selection": "das"}, "selection must be one of"),
+    ({"train_splits": ["train", "test"]}, "overlap"),
+    ({"eval_splits": ["dev"]}, "eval_splits must be a non-empty list among"),
+    ({"batch_size": 10, "micro_batch_size": 4}, "multiple of micro_batch_size"),
+    ({"classes": {"city": []}}, "non-empty attribute lists"),
+    ({"n_pairs_per_attribute": 0}, "n_pairs_per_attribute must be >= 1"),
+])
+def test_bad_parameters_are_named(bad, match):
+    with pytest.raises(Exception, match=match):
+        RavelParams(**bad)
+
+
+def test_a_missing_data_folder_is_reported_before_the_model_loads(tmp_path):
+    assert RavelParams(source=str(tmp_path / "nope")).missing_files()[0].endswith("does not exist")
+    assert RavelParams(source="asset:organisms/orgllama/ravel").missing_files() == []
