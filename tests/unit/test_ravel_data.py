@@ -97,3 +97,18 @@ def test_utc_offsets_do_not_depend_on_the_date_of_the_run():
     assert answer_matches(prompt, "Asia/Tokyo", " UTC+09") and answer_matches(prompt, "Asia/Kolkata", " +5:30")
     assert answer_matches(prompt, "Pacific/Pago_Pago", " +13")          # -11 read across the date line
     assert not answer_matches(prompt, "Asia/Kolkata", " +5")
+
+
+def test_saebenchs_position_rule_is_the_entity_only_where_the_tokenizer_adds_bos():
+    from saebench.metrics.ravel.data import RavelPrompt
+    from saebench.metrics.ravel.knowledge import tokenize_prompts
+
+    prompt = RavelPrompt("Velmora", "%s is a city in", "Country", "X", "train", "train")
+    llama = AutoTokenizer.from_pretrained(asset("stories260K"))                 # adds BOS by default
+    ids, (pos,) = tokenize_prompts(llama, [prompt], True, "saebench")
+    assert ids[0][0] == llama.bos_token_id and pos == tokenize_prompts(llama, [prompt], True)[1][0]
+    organism = AutoTokenizer.from_pretrained(asset("organisms/orgllama"))       # adds none (as Pythia's)
+    ids, (pos,) = tokenize_prompts(organism, [prompt], True, "saebench")
+    ours = tokenize_prompts(organism, [prompt], False)[1][0]
+    assert ids[0][0] != organism.bos_token_id and pos == ours + 1           # the first token after the entity
+    assert organism.decode(ids[0][pos]).strip() == "is"

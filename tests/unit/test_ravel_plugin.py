@@ -51,12 +51,15 @@ def test_saebench_cuts_one_pool_70_30_and_drops_the_last_partial_evaluation_batc
 
 def test_low_coverage_is_refused_with_the_numbers():
     w = world(n_entities=6, n_templates=3)                            # 2 test entities x 1 test template
-    reason = coverage_refusal({"city": w}, params(min_prompts=5))
-    assert "city/Country (eval splits ['test']): 2 known prompts, 2 distinct answers" in reason
-    assert "task.ravel.min_prompts" in reason
-    assert coverage_refusal({"city": world()}, params(min_prompts=5)) == ""
+    worlds = {("heldout", "city"): w, ("saebench", "city"): world()}
+    reason = coverage_refusal(worlds, params(min_prompts=5))
+    assert "heldout: city/Country (eval splits ['test']): 2 known prompts, 2 distinct answers" in reason
+    assert "task.ravel.min_prompts" in reason and "saebench:" not in reason
+    full = world()
+    assert coverage_refusal({("heldout", "city"): full, ("saebench", "city"): full}, params(min_prompts=5)) == ""
     one_answer = Knowledge([k for k in world().known if k.prompt.answer in ("C0", "K0", "K1")], {})
-    assert "1 distinct answers" in coverage_refusal({"city": one_answer}, params(min_prompts=1))
+    reason = coverage_refusal({("heldout", "city"): full, ("saebench", "city"): one_answer}, params(min_prompts=1))
+    assert "saebench: city/Country (all splits ['train', 'val', 'test']): 30 known prompts, 1 distinct answers" in reason
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -51,8 +51,24 @@ class Knowledge:
         return [k for k in self.known if k.prompt.attribute == attribute]
 
 
-def tokenize_prompts(tokenizer, prompts: list[RavelPrompt], prepend_bos: bool) -> tuple[list[list[int]], list[int]]:
-    """Token ids of each prompt and the index of the entity's last token in them."""
+CONVENTIONS = ("bos", "saebench")
+
+
+def tokenize_prompts(tokenizer, prompts: list[RavelPrompt], prepend_bos: bool,
+                     convention: str = "bos") -> tuple[list[list[int]], list[int]]:
+    """Token ids of each prompt and the index of the entity's last token in them.
+
+    `bos`: `[BOS] + ids` (when `prepend_bos`) and the position from the tokenizer's offsets. `saebench`:
+    SAEBench's rule, for its definition: the tokenizer's own special tokens (`encode(text)`) and the position
+    `-len(encode(remainder after the entity))` (kept as Python would index it). With a tokenizer that adds
+    BOS the remainder's BOS makes that the entity's last token; with one that does not (Pythia's, the
+    organism's) it is the first token after the entity. Measured in the plugin README."""
+    if convention == "saebench":
+        ids = tokenizer([p.text for p in prompts])["input_ids"]
+        rest = tokenizer([p.template.split("%s", 1)[1] for p in prompts])["input_ids"]
+        return ids, [(-len(r)) % len(i) for i, r in zip(ids, rest, strict=True)]
+    if convention != "bos":
+        raise ConfigError(f"unknown RAVEL tokenization convention {convention!r}; valid: {list(CONVENTIONS)}.")
     texts = [p.text for p in prompts]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     pos = last_entity_token(tokenizer, [p.template for p in prompts], [p.entity for p in prompts],
@@ -67,21 +83,23 @@ def tokenize_prompts(tokenizer, prompts: list[RavelPrompt], prepend_bos: bool) -
 
 
 @torch.no_grad()
-def generate(lm, rows: list[list[int]], n_new: int, batch_size: int) -> tuple[list[str], list[int]]:
-    """Greedy continuations (text) and first generated token ids, batched with left padding."""
+def generate(lm, rows: list[list[int]], n_new: int, batch_size: int,
+             known: dict | None = None) -> tuple[list[str], list[int]]:
+    """Greedy continuations (text) and first generated token ids, batched with left padding. `known` maps
+    tuple(ids) -> (text, first token) of rows generated before (read and filled)."""
     tok = lm.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))      # similar lengths share a batch
-    by_index: dict[int, tuple[str, int]] = {}
-    for start in tqdm(range(0, len(order), batch_size), desc="RAVEL knowledge filter", leave=False, disable=None):
-        chunk = order[start:start + batch_size]
-        ids, mask, width = padded([rows[i] for i in chunk], pad, left=True)
+    known = {} if known is None else known
+    todo = sorted({tuple(r) for r in rows if tuple(r) not in known}, key=len)      # similar lengths share a batch
+    for start in tqdm(range(0, len(todo), batch_size), desc="RAVEL knowledge filter", leave=False, disable=None):
+        chunk = todo[start:start + batch_size]
+        ids, mask, width = padded([list(r) for r in chunk], pad, left=True)
         out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,
                                 max_new_tokens=n_new, pad_token_id=pad)
         new = out[:, width:].cpu()
-        for j, i in enumerate(chunk):
-            by_index[i] = (tok.decode(new[j], skip_special_tokens=True), int(new[j, 0]))
-    return [by_index[i][0] for i in range(len(rows))], [by_index[i][1] for i in range(len(rows))]
+        for j, r in enumerate(chunk):
+            known[r] = (tok.decode(new[j], skip_special_tokens=True), int(new[j, 0]))
+    return [known[tuple(r)][0] for r in rows], [known[tuple(r)][1] for r in rows]
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -97,20 +115,22 @@ def _data_fingerprint(cls: RavelClass, attributes: list[str]) -> str:
 
 
 def known_prompts(lm, cls: RavelClass, attributes: list[str], n_generated_tokens: int = 6, top_n_entities: int = 500,
-                  batch_size: int = 64, prepend_bos: bool = True, cache_dir: str | Path | None = None) -> Knowledge:
-    """The knowledge filter (module docstring); read from / written to `cache_dir` when given."""
+                  batch_size: int = 64, prepend_bos: bool = True, cache_dir: str | Path | None = None,
+                  convention: str = "bos", generations: dict | None = None) -> Knowledge:
+    """The knowledge filter (module docstring) under a tokenization `convention` (`tokenize_prompts`); read
+    from / written to `cache_dir` when given; `generations` shares continuations across conventions."""
     attributes = cls.check_attributes(attributes)
     key = cache_key("ravel_knowledge", model=lm.name, revision=lm.revision,
                     tokenizer=tokenizer_fingerprint(lm.tokenizer), data=_data_fingerprint(cls, attributes),
                     cls=cls.name, attributes=attributes, n_generated_tokens=n_generated_tokens,
-                    top_n_entities=top_n_entities, prepend_bos=prepend_bos)
+                    top_n_entities=top_n_entities, prepend_bos=prepend_bos, convention=convention)
     path = Path(cache_dir) / "ravel" / f"knowledge-{key}.json" if cache_dir is not None else None
     if path is not None and path.is_file():
         raw = json.loads(path.read_text())
         return Knowledge([KnownPrompt(RavelPrompt(**k.pop("prompt")), **k) for k in raw["known"]], raw["coverage"])
     prompts = cls.prompts(attributes)
-    ids, pos = tokenize_prompts(lm.tokenizer, prompts, prepend_bos)
-    continuations, firsts = generate(lm, ids, n_generated_tokens, batch_size)
+    ids, pos = tokenize_prompts(lm.tokenizer, prompts, prepend_bos, convention)
+    continuations, firsts = generate(lm, ids, n_generated_tokens, batch_size, generations)
     correct = [answer_matches(p.text, p.answer, c) for p, c in zip(prompts, continuations, strict=True)]
     score: dict[str, int] = {}
     for p, ok in zip(prompts, correct, strict=True):

@@ -34,39 +34,44 @@ from saebench.metrics.registry import register_plugin
 log = logging.getLogger(__name__)
 
 
-def knowledge(ctx: EvalContext, params: RavelParams, name: str, attributes: list[str]) -> Knowledge:
-    """The knowledge filter of one entity class (hook-independent: shared by every hook group of the run)."""
-    key = cache_key("ravel_knowledge", model=ctx.lm.name, revision=ctx.lm.revision, cls=name, attributes=attributes,
-                    source=params.source, n=params.n_generated_tokens, top=params.top_n_entities,
-                    bos=params.prepend_bos)
-    cache_dir = ctx.services.cache_dir
+CONVENTION = {"heldout": "bos", "saebench": "saebench"}
+
+
+def knowledge(ctx: EvalContext, params: RavelParams, name: str, attributes: list[str], definition: str) -> Knowledge:
+    """The knowledge filter of one entity class under a definition's tokenization (hook-independent: shared by
+    every hook group of the run; continuations shared between the definitions where their token ids agree)."""
+    convention = CONVENTION[definition]
+    common = dict(model=ctx.lm.name, revision=ctx.lm.revision, n=params.n_generated_tokens)
+    key = cache_key("ravel_knowledge", cls=name, attributes=attributes, source=params.source,
+                    top=params.top_n_entities, bos=params.prepend_bos, convention=convention, **common)
+    generations = ctx.memo.get_or_compute(cache_key("ravel_generations", **common), dict)
     return ctx.memo.get_or_compute(key, lambda: known_prompts(
         ctx.lm, load_ravel_class(name, params.data_folder()), attributes, params.n_generated_tokens,
-        params.top_n_entities, params.generation_batch_size, params.prepend_bos, cache_dir))
+        params.top_n_entities, params.generation_batch_size, params.prepend_bos, ctx.services.cache_dir,
+        convention, generations))
 
 
 def _in(k, splits) -> bool:
     return k.prompt.entity_split in splits and k.prompt.template_split in splits
 
 
-def coverage_refusal(worlds: dict[str, Knowledge], params: RavelParams) -> str:
-    """Why the coverage is too low to score (empty when it is enough): per definition, every attribute needs
-    `min_prompts` known prompts with at least two distinct answers in each split it draws from."""
+def coverage_refusal(worlds: dict[tuple[str, str], Knowledge], params: RavelParams) -> str:
+    """Why the coverage is too low to score (empty when it is enough): every attribute needs `min_prompts`
+    known prompts with at least two distinct answers in each split a definition draws from. `worlds` maps
+    (definition, class) to that definition's knowledge."""
     problems = []
-    needs = []
-    if "heldout" in params.definitions:
-        needs += [("train", params.train_splits), ("eval", params.eval_splits)]
-    if "saebench" in params.definitions:
-        needs.append(("all", ["train", "val", "test"]))
-    for cls, attrs in params.classes.items():
-        for attribute in attrs:
-            pool = worlds[cls].for_attribute(attribute)
-            for what, splits in needs:
-                mine = [k for k in pool if _in(k, splits)]
-                answers = {k.prompt.answer for k in mine}
-                if len(mine) < params.min_prompts or len(answers) < 2:
-                    problems.append(f"{cls}/{attribute} ({what} splits {list(splits)}): {len(mine)} known prompts, "
-                                    f"{len(answers)} distinct answers")
+    for definition in params.definitions:
+        needs = ([("train", params.train_splits), ("eval", params.eval_splits)] if definition == "heldout"
+                 else [("all", ["train", "val", "test"])])
+        for cls, attrs in params.classes.items():
+            for attribute in attrs:
+                pool = worlds[definition, cls].for_attribute(attribute)
+                for what, splits in needs:
+                    mine = [k for k in pool if _in(k, splits)]
+                    answers = {k.prompt.answer for k in mine}
+                    if len(mine) < params.min_prompts or len(answers) < 2:
+                        problems.append(f"{definition}: {cls}/{attribute} ({what} splits {list(splits)}): "
+                                        f"{len(mine)} known prompts, {len(answers)} distinct answers")
     if not problems:
         return ""
     return (f"RAVEL coverage too low for this model (need >= {params.min_prompts} known prompts and >= 2 distinct "
@@ -115,7 +120,8 @@ def evaluate_pairs(ctx: EvalContext, sae, test: PairSet, mask: torch.Tensor, par
                  description="RAVEL attribute disentanglement: swap the latents selected for one attribute between "
                              "prompts and measure cause (it moves) and isolation (others stay).")
 def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]:
-    worlds = {cls: knowledge(ctx, params, cls, attrs) for cls, attrs in params.classes.items()}
+    worlds = {(d, cls): knowledge(ctx, params, cls, attrs, d) for d in params.definitions
+              for cls, attrs in params.classes.items()}
     refusal = coverage_refusal(worlds, params)
     if refusal:
         for sae in ctx.saes:
@@ -126,7 +132,8 @@ def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]
              for attribute in attrs for definition in params.definitions]
     for seed, cls, attribute, definition in tqdm(units, desc=f"ravel {ctx.hook} ({len(ctx.saes)} SAEs)",
                                                  leave=False, disable=None):
-        train_pairs, test_pairs = pairs_for(worlds[cls], params, attribute, params.classes[cls], definition, seed)
+        train_pairs, test_pairs = pairs_for(worlds[definition, cls], params, attribute, params.classes[cls],
+                                            definition, seed)
         train = PairSet(ctx.lm, ctx.hook, train_pairs, ctx.batch_size)
         test = PairSet(ctx.lm, ctx.hook, test_pairs, ctx.batch_size)
         for sae in ctx.saes:
@@ -136,7 +143,7 @@ def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]
                 seed, definition, cls, attribute, s["cause_score"], s["isolation_score"], int(s["n_cause"]),
                 int(s["n_isolation"]), int(mask.sum()), len(train_pairs)))
         del train, test
-    coverage = report.coverage_rows({cls: w.coverage for cls, w in worlds.items()})
+    coverage = report.coverage_rows({cls: worlds[params.definitions[0], cls].coverage for cls in params.classes})
     for sae in ctx.saes:
         mine = results[sae.metadata.sae_id]
         per_seed: dict[int, list[MetricValue]] = {
