@@ -59,7 +59,8 @@ def test_low_coverage_is_refused_with_the_numbers():
     assert coverage_refusal({("heldout", "city"): full, ("saebench", "city"): full}, params(min_prompts=5)) == ""
     one_answer = Knowledge([k for k in world().known if k.prompt.answer in ("C0", "K0", "K1")], {})
     reason = coverage_refusal({("heldout", "city"): full, ("saebench", "city"): one_answer}, params(min_prompts=1))
-    assert "saebench: city/Country (all splits ['train', 'val', 'test']): 30 known prompts, 1 distinct answers" in reason
+    assert "saebench: city/Country (all splits ['train', 'val', 'test']): 30 known prompts, 1 distinct answers" \
+        in reason
 
 
 @pytest.mark.parametrize("bad, match", [

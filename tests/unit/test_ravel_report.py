@@ -43,7 +43,8 @@ def test_coverage_rows_sum_over_attributes_and_classes_and_details_list_every_sc
     cov = {"city": {"Country": {"kept_prompts": 30, "kept_entities": 10},
                     "Continent": {"kept_prompts": 20, "kept_entities": 9}},
            "nobel": {"Field": {"kept_prompts": 5, "kept_entities": 4}}}
-    rows = coverage_rows(cov)
+    rows = coverage_rows(cov, 3)
+    assert {r.seed for r in rows} == {3} and {r.seed for r in coverage_rows(cov, None)} == {None}
     assert row(rows, "n_known_prompts", "city/Continent").value == 20
     assert row(rows, "n_known_prompts", "city").value == 50 and row(rows, "n_known_entities", None).value == 23
     table = details([AttributeScore(1, "saebench", "city", "Country", 0.5, 0.25, 4, 4, 3, 16)])[0]

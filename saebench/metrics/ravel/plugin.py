@@ -143,7 +143,8 @@ def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]
                 seed, definition, cls, attribute, s["cause_score"], s["isolation_score"], int(s["n_cause"]),
                 int(s["n_isolation"]), int(mask.sum()), len(train_pairs)))
         del train, test
-    coverage = report.coverage_rows({cls: worlds[params.definitions[0], cls].coverage for cls in params.classes})
+    coverage = report.coverage_rows({cls: worlds[params.definitions[0], cls].coverage for cls in params.classes},
+                                    params.seeds[0] if len(params.seeds) == 1 else None)
     for sae in ctx.saes:
         mine = results[sae.metadata.sae_id]
         per_seed: dict[int, list[MetricValue]] = {

@@ -109,21 +109,21 @@ def _row(name: str, value: float, se: float, n: int, subset: str | None, seed: i
                        seed=seed)
 
 
-def coverage_rows(coverage: dict[str, dict[str, dict[str, int]]]) -> list[MetricValue]:
-    """n_known_prompts / n_known_entities per attribute, summed per class and overall (seed-independent: the
-    knowledge filter is deterministic)."""
+def coverage_rows(coverage: dict[str, dict[str, dict[str, int]]], seed: int | None) -> list[MetricValue]:
+    """n_known_prompts / n_known_entities per attribute, summed per class and overall. The knowledge filter is
+    deterministic: `seed` is the run's only seed, or None (beside the across-seed aggregates) for several."""
     out: list[MetricValue] = []
     totals = {"n_known_prompts": 0, "n_known_entities": 0}
     for cls, attrs in coverage.items():
         per_class = {"n_known_prompts": 0, "n_known_entities": 0}
         for attribute, c in attrs.items():
             for name, key in (("n_known_prompts", "kept_prompts"), ("n_known_entities", "kept_entities")):
-                out.append(MetricValue(metric=name, value=float(c[key]), subset=f"{cls}/{attribute}", seed=None))
+                out.append(MetricValue(metric=name, value=float(c[key]), subset=f"{cls}/{attribute}", seed=seed))
                 per_class[name] += c[key]
-        out += [MetricValue(metric=n, value=float(v), subset=cls, seed=None) for n, v in per_class.items()]
+        out += [MetricValue(metric=n, value=float(v), subset=cls, seed=seed) for n, v in per_class.items()]
         for n, v in per_class.items():
             totals[n] += v
-    return out + [MetricValue(metric=n, value=float(v), subset=None, seed=None) for n, v in totals.items()]
+    return out + [MetricValue(metric=n, value=float(v), subset=None, seed=seed) for n, v in totals.items()]
 
 
 def details(scores: list[AttributeScore]) -> list[Details]:
