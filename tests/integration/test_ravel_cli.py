@@ -15,8 +15,8 @@ import pytest
 from saebench.paths import asset
 
 pytestmark = pytest.mark.integration
-SMALL = ["task.ravel.classes={city:[Country,Continent]}", "task.ravel.n_pairs_per_attribute=64",
-         "task.ravel.n_eval_pairs_per_attribute=48", "task.ravel.lr=0.05", "task.ravel.seeds=[0]",
+SMALL = ["task.ravel.classes={city:[Country,Continent]}", "task.ravel.n_pairs_per_attribute=96",
+         "task.ravel.lr=0.05", "task.ravel.seeds=[0]",
          "task.ravel.batch_size=16", "~task.core"]
 
 

@@ -26,17 +26,25 @@ def world(n_entities: int = 24, n_templates: int = 6) -> Knowledge:
 
 
 def params(**kw) -> RavelParams:
-    return RavelParams(classes={"city": ["Country", "Continent"]}, n_pairs_per_attribute=40,
-                       n_eval_pairs_per_attribute=20, batch_size=8, micro_batch_size=8, **kw)
+    return RavelParams(classes={"city": ["Country", "Continent"]}, n_pairs_per_attribute=40, batch_size=8,
+                       micro_batch_size=8, **kw)
 
 
 def test_heldout_trains_on_train_entities_and_templates_and_scores_on_test_ones():
-    train, test = pairs_for(world(), params(), "Country", ["Country", "Continent"], "heldout", seed=3)
-    assert len(train) == 80 and len(test) == 40
+    train, test = pairs_for(world(60, 9), params(), "Country", ["Country", "Continent"], "heldout", seed=3)
+    assert len(train) == 56 and len(test) == 24                       # 40 cause + 40 isolation, cut 28 / 12
     for pairs, split in ((train, "train"), (test, "test")):
         prompts = [k.prompt for p in pairs for k in (p.base, p.source)]
         assert {p.entity_split for p in prompts} == {split} and {p.template_split for p in prompts} == {split}
-    assert sum(p.kind == "cause" for p in test) == 20
+    cause = [p for p in test if p.kind == "cause"]
+    assert len(cause) == 12 and len({p.base.prompt for p in cause}) == 12      # SAEBench: bases without replacement
+    assert all(p.base.prompt.answer != p.source.prompt.answer for p in train + test)
+
+
+def test_a_pool_smaller_than_asked_gives_each_prompt_once_as_base():
+    train, _ = pairs_for(world(), params(), "Country", ["Country", "Continent"], "heldout", seed=3)
+    cause = [p for p in train if p.kind == "cause"]
+    assert len(cause) == 16 and len({p.base.prompt for p in cause}) == 16     # 8 entities x 2 templates < 28
 
 
 def test_saebench_cuts_one_pool_70_30_and_drops_the_last_partial_evaluation_batch():

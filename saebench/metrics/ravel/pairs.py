@@ -41,17 +41,18 @@ def _in_split(k: KnownPrompt, split: tuple[str, ...] | None) -> bool:
 
 
 def _sample(pool: list[KnownPrompt], n: int, rng: random.Random) -> list[tuple[KnownPrompt, KnownPrompt]]:
-    """n (base, source) pairs from `pool` whose answers differ (bases drawn with replacement)."""
-    by_answer: dict[str, list[KnownPrompt]] = {}
-    for k in pool:
-        by_answer.setdefault(k.prompt.answer, []).append(k)
-    if len(by_answer) < 2:
+    """(base, source) pairs from `pool` as SAEBench draws them: `n` distinct bases (every prompt when the pool
+    is smaller), each with a source drawn uniformly from the pool's prompts whose answer differs (by
+    rejection, which draws from exactly that set)."""
+    if len({k.prompt.answer for k in pool}) < 2:
         return []
+    bases = rng.sample(pool, n) if len(pool) >= n else list(pool)
     out = []
-    for _ in range(n):
-        base = rng.choice(pool)
-        others = [a for a in by_answer if a != base.prompt.answer]
-        out.append((base, rng.choice(by_answer[rng.choice(others)])))
+    for base in bases:
+        source = rng.choice(pool)
+        while source.prompt.answer == base.prompt.answer:
+            source = rng.choice(pool)
+        out.append((base, source))
     return out
 
 

@@ -40,12 +40,10 @@ class RavelParams:
     n_generated_tokens: int = 6
     top_n_entities: int = 500
     prepend_bos: bool = True
-    # pairs: `saebench` cuts 2 x n_pairs_per_attribute pairs (cause + isolation) 70/30; `heldout` draws
-    # n_pairs_per_attribute cause pairs (+ as many isolation pairs) from train_splits for training and
-    # n_eval_pairs_per_attribute from eval_splits for scoring (defaults: the same 7000 / 3000 pairs)
+    # pairs: `saebench` cuts n_pairs_per_attribute cause + as many isolation pairs 70/30 (train_fraction);
+    # `heldout` draws the same numbers, the training share from train_splits and the rest from eval_splits
     n_pairs_per_attribute: int = 5000
     train_fraction: float = 0.7
-    n_eval_pairs_per_attribute: int = 1500
     train_splits: list[str] = field(default_factory=lambda: ["train"])
     eval_splits: list[str] = field(default_factory=lambda: ["test"])
     min_prompts: int = 20          # coverage floor: known prompts per attribute (per split used); below it the
@@ -85,8 +83,8 @@ class RavelParams:
                               "overlap; the held-out definition scores on entities and templates it never trained on.")
         if not 0 < self.train_fraction < 1:
             raise ConfigError(f"task.ravel.train_fraction must be in (0, 1), got {self.train_fraction}.")
-        for name in ("n_pairs_per_attribute", "n_eval_pairs_per_attribute", "n_generated_tokens", "top_n_entities",
-                     "min_prompts", "epochs", "generation_batch_size"):
+        for name in ("n_pairs_per_attribute", "n_generated_tokens", "top_n_entities", "min_prompts", "epochs",
+                     "generation_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"task.ravel.{name} must be >= 1, got {getattr(self, name)}.")
         self.mask_training(0)        # validates the batch and temperature settings

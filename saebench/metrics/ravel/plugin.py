@@ -86,8 +86,9 @@ def pairs_for(known: Knowledge, params: RavelParams, attribute: str, attributes:
         pool = make_pairs(known, attribute, attributes, params.n_pairs_per_attribute, seed)
         train, test = saebench_split(pool, params.train_fraction, seed)
         return train, test[:len(test) // params.batch_size * params.batch_size]   # its last partial batch drops
-    train = make_pairs(known, attribute, attributes, params.n_pairs_per_attribute, seed, tuple(params.train_splits))
-    test = make_pairs(known, attribute, attributes, params.n_eval_pairs_per_attribute, seed + 1,
+    n_train = int(params.n_pairs_per_attribute * params.train_fraction)
+    train = make_pairs(known, attribute, attributes, n_train, seed, tuple(params.train_splits))
+    test = make_pairs(known, attribute, attributes, params.n_pairs_per_attribute - n_train, seed + 1,
                       tuple(params.eval_splits))
     return train, test
 
