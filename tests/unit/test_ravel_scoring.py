@@ -13,6 +13,7 @@ from saebench.metrics.ravel.pairs import make_pairs
 from saebench.metrics.ravel.scoring import generate_intervened, scores
 from saebench.models import load_language_model
 from saebench.paths import asset
+from saebench.saes.architectures import IdentityActivationSAE
 from tests.ravel_world import known_city, orthogonal_sae
 
 HOOK = "blocks.0.hook_resid_post"
@@ -32,6 +33,7 @@ def scored():
         out[name] = scores(pairs, texts)
         out[name + "_texts"] = texts
     out["world"] = lm, sae, b
+    out["pairs"] = pairs
     return out
 
 
@@ -83,3 +85,16 @@ def test_saebench_buckets_move_cause_pairs_whose_first_tokens_coincide():
     ours, theirs = scores([same_start, other], texts), scores([same_start, other], texts, saebench_buckets=True)
     assert ours["cause_score"] == 1.0 and ours["n_cause"] == 2 and ours["n_isolation"] == 0
     assert theirs["n_cause"] == 1 and theirs["n_isolation"] == 1 and theirs["isolation_score"] == 1.0
+
+
+def test_a_permuted_decoder_collapses_both_scores(scored):
+    """The orthogonal SAE with its decoder rows permuted: swapping every latent writes a scrambled vector, so the
+    answer follows neither the source nor the base (while the intact SAE's cause is 1.0)."""
+    lm, sae, batch = scored["world"]
+    perm = torch.randperm(sae.d_sae, generator=torch.Generator().manual_seed(0))
+    permuted = IdentityActivationSAE(sae.W_enc, sae.W_dec[perm].contiguous(), sae.b_enc, sae.b_dec,
+                                     metadata=sae.metadata)
+    pairs = scored["pairs"]
+    out = scores(pairs, generate_intervened(lm, permuted, HOOK, batch, torch.ones(sae.d_sae)))
+    assert out["cause_score"] <= 0.1 and out["isolation_score"] <= 0.3, out           # measured: 0.0 and 0.25
+    assert out["disentanglement_score"] < scored["all"]["disentanglement_score"] - 0.3
