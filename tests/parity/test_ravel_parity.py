@@ -9,6 +9,7 @@ SAE on blocks.0 (fixture: parity/ravel_saebench.py).
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import sys
@@ -28,7 +29,8 @@ from tests.parity import DEVICE, common
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "parity"))
 from ravel_inputs import ATTRIBUTES, CLASS, ORGANISM, SAE, bos_organism  # noqa: E402
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "ravel" / "saebench_ravel.json").read_text())
+FOLDER = Path(__file__).parent / "fixtures" / "ravel"
+FIXTURE = json.loads((FOLDER / "saebench_ravel.json").read_text())
 Z = 3.0
 
 
@@ -42,7 +44,8 @@ def test_the_knowledge_filter_keeps_exactly_saebenchs_prompts(organism):
     known = known_prompts(organism, cls, ATTRIBUTES, FIXTURE["settings"]["n_generated_tokens"],
                           FIXTURE["settings"]["top_n_entities"], convention="saebench")
     ours = sorted([k.prompt.text, k.first_token, k.entity_pos - len(k.ids), k.prompt.attribute] for k in known.known)
-    theirs = [list(x) for x in FIXTURE["known"]]
+    with gzip.open(FOLDER / "saebench_known.json.gz", "rt") as f:
+        theirs = [list(x) for x in json.load(f)]
     assert len(ours) == len(theirs) and ours == theirs
 
 
