@@ -108,6 +108,7 @@ def main() -> None:
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} hook={HOOK} "
           f"pairs: {args.pairs} cause + {args.pairs} isolation per attribute (70 % train), 3 attributes")
     print(f"setup (knowledge filter, 21k prompts, once per model): {setup:.1f} s")
+    run(lm, make_saes(1, lm.d_model, device), device, params, memo)     # warm-up, untimed
     floor_s = floor(lm, device, params, memo)
     print(f"{'N':>3} {'alone s/SAE':>12} {'grouped s/SAE':>14} {'floor s':>8} {'alone/grouped':>14} "
           f"{'grouped/floor':>14}")

@@ -1,7 +1,7 @@
 """The RAVEL parity inputs both environments build the same way: the model organism with a tokenizer that adds
 BOS (as Gemma's does), so SAEBench's position rule lands on the entity's last token and its numbers measure
 something (with the organism's own tokenizer, which adds none, SAEBench intervenes on the token after the
-entity and every SAE scores cause 0, isolation 1); and the RAVEL files in SAEBench's artefact layout."""
+entity and every SAE and control scores cause <= 0.012); and the RAVEL files in SAEBench's artefact layout."""
 
 from __future__ import annotations
 

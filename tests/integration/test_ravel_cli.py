@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from saebench.leaderboard.data import page_name
 from saebench.paths import asset
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,8 @@ def test_ravel_on_the_organism_and_its_export(tmp_path):
 
     export = cli("export", "saebench-json", "out", "-o", "json", cwd=tmp_path)
     assert export.returncode == 0, export.stdout + export.stderr
-    record = json.loads(next((tmp_path / "json" / "ravel").glob("*l0_topk_512*")).read_text())
+    name = page_name("orgllama/l0_topk_512").replace(".html", "_eval_results.json")
+    record = json.loads((tmp_path / "json" / "ravel" / name).read_text())
     assert record["eval_type_id"] == "ravel"
     assert record["eval_result_metrics"]["ravel"]["disentanglement_score"] == pytest.approx(
         overall[("orgllama/l0_topk_512", "disentanglement_score")])

@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from saebench.metrics import EvalContext, discover
-from saebench.metrics.ravel.data import load_ravel_class
-from saebench.metrics.ravel.knowledge import known_prompts
+from saebench.metrics.ravel.plugin import knowledge
 from saebench.models import load_language_model
 from saebench.saes import load_sae
 from saebench.services import Services
@@ -36,31 +35,36 @@ Z = 3.0
 
 @pytest.fixture(scope="module")
 def organism(tmp_path_factory):
-    return load_language_model(str(bos_organism(tmp_path_factory.mktemp("ravel") / "model")), device=DEVICE)
+    """The BOS organism, its TopK SAE and one evaluation context (the knowledge filter runs once for both tests)."""
+    lm = load_language_model(str(bos_organism(tmp_path_factory.mktemp("ravel") / "model")), device=DEVICE)
+    sae = load_sae({"id": "orgllama/l0_topk_512", "path": str(SAE)}, device=DEVICE)
+    ctx = EvalContext(lm=lm, hook=sae.metadata.hook, saes=[sae], space=lm.activation_space(False), device=lm.device,
+                      services=Services.for_model(lm))
+    return ctx, params()
+
+
+def params():
+    s = FIXTURE["settings"]
+    return discover().get("ravel").make_params({
+        "source": str(ORGANISM / "ravel"), "classes": {CLASS: ATTRIBUTES}, "definitions": ["saebench"],
+        "seeds": s["seeds"], "n_pairs_per_attribute": s["pairs"], "batch_size": s["batch_size"],
+        "micro_batch_size": s["batch_size"], "lr": s["lr"], "epochs": s["epochs"],
+        "n_generated_tokens": s["n_generated_tokens"], "top_n_entities": s["top_n_entities"],
+        "train_fraction": s["train_test_split"]})
 
 
 def test_the_knowledge_filter_keeps_exactly_saebenchs_prompts(organism):
-    cls = load_ravel_class(CLASS, ORGANISM / "ravel")
-    known = known_prompts(organism, cls, ATTRIBUTES, FIXTURE["settings"]["n_generated_tokens"],
-                          FIXTURE["settings"]["top_n_entities"], convention="saebench")
+    ctx, p = organism
+    known = knowledge(ctx, p, CLASS, ATTRIBUTES, "saebench")
     ours = sorted([k.prompt.text, k.first_token, k.entity_pos - len(k.ids), k.prompt.attribute] for k in known.known)
     with gzip.open(FOLDER / "saebench_known.json.gz", "rt") as f:
         theirs = [list(x) for x in json.load(f)]
     assert len(ours) == len(theirs) and ours == theirs
 
 
-def run_ours(lm) -> dict[str, dict[str, list[float]]]:
+def run_ours(ctx, p) -> dict[str, dict[str, list[float]]]:
     """attribute -> {cause, isolation} -> saebench's value per fixture seed."""
-    s = FIXTURE["settings"]
-    params = discover().get("ravel").make_params({
-        "source": str(ORGANISM / "ravel"), "classes": {CLASS: ATTRIBUTES}, "definitions": ["saebench"],
-        "seeds": s["seeds"], "n_pairs_per_attribute": s["pairs"], "batch_size": s["batch_size"],
-        "micro_batch_size": s["batch_size"], "lr": s["lr"], "epochs": s["epochs"],
-        "top_n_entities": s["top_n_entities"], "train_fraction": s["train_test_split"]})
-    sae = load_sae({"id": "orgllama/l0_topk_512", "path": str(SAE)}, device=DEVICE)
-    ctx = EvalContext(lm=lm, hook=sae.metadata.hook, saes=[sae], space=lm.activation_space(False), device=lm.device,
-                      services=Services.for_model(lm))
-    (result,) = list(discover().get("ravel").run(ctx, params))
+    (result,) = list(discover().get("ravel").run(ctx, p))
     out: dict[str, dict[str, list[float]]] = {a: {"cause": [], "isolation": []} for a in ATTRIBUTES}
     for m in result.metrics:
         if m.seed is not None and m.subset and "/" in m.subset and m.metric in ("cause_score", "isolation_score"):
@@ -69,7 +73,7 @@ def run_ours(lm) -> dict[str, dict[str, list[float]]]:
 
 
 def test_cause_and_isolation_agree_within_the_seed_spread(organism):
-    ours = run_ours(organism)
+    ours = run_ours(*organism)
     rows = []
     for attribute in ATTRIBUTES:
         for field, key in (("cause", "cause_score"), ("isolation", "isolation_score")):

@@ -10,7 +10,7 @@ import pytest
 from saebench.metrics.ravel.data import RavelPrompt
 from saebench.metrics.ravel.knowledge import Knowledge, KnownPrompt
 from saebench.metrics.ravel.params import RavelParams
-from saebench.metrics.ravel.plugin import coverage_refusal, pairs_for
+from saebench.metrics.ravel.plugin import coverage_refusal, pairs_for, too_few_pairs
 
 SPLIT = {0: "train", 1: "val", 2: "test"}
 
@@ -26,8 +26,8 @@ def world(n_entities: int = 24, n_templates: int = 6) -> Knowledge:
 
 
 def params(**kw) -> RavelParams:
-    return RavelParams(classes={"city": ["Country", "Continent"]}, n_pairs_per_attribute=40, batch_size=8,
-                       micro_batch_size=8, **kw)
+    kw = {"batch_size": 8, "micro_batch_size": 8, **kw}
+    return RavelParams(classes={"city": ["Country", "Continent"]}, n_pairs_per_attribute=40, **kw)
 
 
 def test_heldout_trains_on_train_entities_and_templates_and_scores_on_test_ones():
@@ -88,3 +88,37 @@ def test_bad_parameters_are_named(bad, match):
 def test_a_missing_data_folder_is_reported_before_the_model_loads(tmp_path):
     assert RavelParams(source=str(tmp_path / "nope")).missing_files()[0].endswith("does not exist")
     assert RavelParams(source="asset:organisms/orgllama/ravel").missing_files() == []
+
+
+def test_too_few_pairs_to_fill_an_optimiser_batch_is_named():
+    units = {(0, "city", "Country", "heldout"): (list(range(8)), list(range(4))),
+             (0, "city", "Continent", "heldout"): (list(range(40)), [])}
+    reason = too_few_pairs(units, params(batch_size=16, micro_batch_size=16))
+    assert "heldout: city/Country seed 0: 8 training, 4 evaluation pairs" in reason
+    assert "city/Continent seed 0: 40 training, 0 evaluation pairs" in reason and "batch_size 16" in reason
+    assert too_few_pairs({(0, "city", "Country", "heldout"): (list(range(16)), [1])}, params(batch_size=16,
+                                                                                           micro_batch_size=16)) == ""
+
+
+def test_the_probe_selection_runs_through_the_plugin_on_the_organism():
+    """Probe selection on the organism's blocks.0 with the orthogonal SAE: the probe picks a proper subset of the
+    latents, so unlike swapping every latent (isolation < 0.2, test_ravel_scoring) the other attributes stay
+    (measured: 37 of 192 latents for Continent, isolation 1.0, cause 0.07)."""
+    from saebench.metrics import EvalContext, discover
+    from saebench.models import load_language_model
+    from saebench.paths import asset
+    from saebench.services import Services
+    from tests.ravel_world import orthogonal_sae
+
+    lm = load_language_model(asset("organisms/orgllama"))
+    hook = "blocks.0.hook_resid_post"
+    sae = orthogonal_sae(lm.hook_width(hook), hook)
+    p = discover().get("ravel").make_params({"source": "asset:organisms/orgllama/ravel", "selection": "probe",
+                                             "classes": {"city": ["Continent", "Language"]}, "definitions": ["heldout"],
+                                             "n_pairs_per_attribute": 48, "seeds": [0], "top_n_entities": 60})
+    ctx = EvalContext(lm=lm, hook=hook, saes=[sae], space=lm.activation_space(False), device=lm.device,
+                      services=Services.for_model(lm))
+    (result,) = list(discover().get("ravel").run(ctx, p))
+    rows = {(m.metric, m.subset): m.value for m in result.metrics}
+    assert result.status == "ok" and 0 < rows[("n_selected_latents_heldout", "city/Continent")] < sae.d_sae
+    assert rows[("isolation_score_heldout", "city/Continent")] >= 0.9

@@ -93,6 +93,18 @@ def pairs_for(known: Knowledge, params: RavelParams, attribute: str, attributes:
     return train, test
 
 
+def too_few_pairs(units: dict[tuple, tuple[list[Pair], list[Pair]]], params: RavelParams) -> str:
+    """Why some unit cannot be trained or scored (empty when every one can): MDBM needs one full optimiser
+    batch of training pairs, and every unit needs pairs to score."""
+    short = [f"{d}: {cls}/{attribute} seed {seed}: {len(train)} training, {len(test)} evaluation pairs"
+             for (seed, cls, attribute, d), (train, test) in units.items()
+             if not test or (params.selection == "mdbm" and len(train) < params.batch_size)]
+    if not short:
+        return ""
+    return (f"RAVEL has too few pairs to train a mask (batch_size {params.batch_size}) or to score: "
+            + "; ".join(short) + ". Raise task.ravel.n_pairs_per_attribute, or lower task.ravel.batch_size.")
+
+
 def select_latents(ctx: EvalContext, sae, train: PairSet, params: RavelParams, seed: int) -> torch.Tensor:
     """The hard mask [d_sae] of the latents swapped for this attribute."""
     if params.selection == "mdbm":
@@ -129,12 +141,17 @@ def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]
             yield SAEResult(sae.metadata.sae_id, [], status="skipped", reason=refusal)
         return
     results: dict[str, list[report.AttributeScore]] = {s.metadata.sae_id: [] for s in ctx.saes}
-    units = [(seed, cls, attribute, definition) for seed in params.seeds for cls, attrs in params.classes.items()
-             for attribute in attrs for definition in params.definitions]
-    for seed, cls, attribute, definition in tqdm(units, desc=f"ravel {ctx.hook} ({len(ctx.saes)} SAEs)",
-                                                 leave=False, disable=None):
-        train_pairs, test_pairs = pairs_for(worlds[definition, cls], params, attribute, params.classes[cls],
-                                            definition, seed)
+    units = {(seed, cls, attribute, definition): pairs_for(worlds[definition, cls], params, attribute, attrs,
+                                                           definition, seed)
+             for seed in params.seeds for cls, attrs in params.classes.items() for attribute in attrs
+             for definition in params.definitions}
+    refusal = too_few_pairs(units, params)
+    if refusal:
+        for sae in ctx.saes:
+            yield SAEResult(sae.metadata.sae_id, [], status="skipped", reason=refusal)
+        return
+    for (seed, cls, attribute, definition), (train_pairs, test_pairs) in tqdm(
+            units.items(), desc=f"ravel {ctx.hook} ({len(ctx.saes)} SAEs)", leave=False, disable=None):
         train = PairSet(ctx.lm, ctx.hook, train_pairs, ctx.batch_size)
         test = PairSet(ctx.lm, ctx.hook, test_pairs, ctx.batch_size)
         for sae in ctx.saes:
