@@ -74,3 +74,30 @@ def test_add_error_keeps_the_reconstruction_error():
     none = torch.zeros(d)
     torch.testing.assert_close(swap_latents(sae, base, source, none, add_error=True), base)   # nothing selected
     torch.testing.assert_close(swap_latents(sae, base, source, none, add_error=False), 0.5 * base)
+
+
+@pytest.mark.parametrize("hook", ["blocks.1.hook_resid_pre", "blocks.1.hook_attn_out", "blocks.1.hook_mlp_out"])
+def test_the_intervention_works_at_every_kind_of_hook(setting, hook):
+    """At a residual hook the suffix runs from the cached activation; at attention / MLP outputs it falls back
+    to a spliced full pass. Either way: no latent swapped leaves the logits, every latent swapped equals
+    writing the source's vector there by hand."""
+    lm, ids, mask, pos, _, _ = setting
+    act = lm.activations(ids, hook, attention_mask=mask)
+    sae = orthogonal_sae(act.shape[-1], hook, seed=1)
+    rows = torch.arange(len(ids))
+    base_vec, source_vec = act[rows, pos], act[rows, pos].roll(1, 0)
+    with torch.no_grad():
+        kept = last_logits_with(lm, hook, ids, mask, act, pos, swap_latents(sae, base_vec, source_vec,
+                                                                             torch.zeros(sae.d_sae)))
+        swapped = last_logits_with(lm, hook, ids, mask, act, pos, swap_latents(sae, base_vec, source_vec,
+                                                                                torch.ones(sae.d_sae)))
+
+        def by_hand(x):
+            x = x.clone()
+            x[rows, pos] = source_vec
+            return x
+        reference = lm.logits(ids, hook, splice=by_hand, attention_mask=mask)[:, -1]
+        untouched = lm.logits(ids, attention_mask=mask)[:, -1]
+    torch.testing.assert_close(kept, untouched, atol=2e-3, rtol=0)
+    torch.testing.assert_close(swapped, reference, atol=2e-3, rtol=0)
+    assert float((swapped - kept).abs().max()) > 1e-2
