@@ -26,13 +26,14 @@ import torch
 
 from saebench.cache import MemoryCache
 from saebench.metrics import EvalContext, discover
-from saebench.metrics.ravel.batches import PairSet, pad_id
+from saebench.metrics.ravel.batches import PairSet
 from saebench.metrics.ravel.intervention import last_logits_with
 from saebench.metrics.ravel.plugin import knowledge, pairs_for
 from saebench.models import load_language_model
 from saebench.paths import asset
 from saebench.saes import SAEMetadata, TopKSAE
 from saebench.services import Services
+from saebench.torch_utils import pad_id
 
 HOOK = "blocks.0.hook_resid_post"
 

@@ -80,3 +80,8 @@ def padded(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torc
         ids[j, where] = torch.tensor(r)
         mask[j, where] = 1
     return ids, mask, width
+
+
+def pad_id(tokenizer) -> int:
+    """The id to pad with: the tokenizer's pad token, else its EOS (as `generate` does)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

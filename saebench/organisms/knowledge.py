@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from saebench.metrics.numerics.probes import fit_logistic
+from saebench.models.scoring import continuation_logliks, last_token_logits
 from saebench.organisms.corpus import domain_questions, mcq, statements, templates_for, topic_documents
 from saebench.organisms.world import TOPICS, World
 from saebench.torch_utils import padded
@@ -142,21 +143,11 @@ def mcq_accuracy(lm, world: World, domain: str, seed: int = 7) -> dict[str, floa
             "n_questions": len(qs)}
 
 
-@torch.no_grad()
 def option_logliks(lm, prompts: list[str], options: list[list[str]], batch_size: int = 64) -> list[list[float]]:
     """Sum of log-probabilities of " option" after each prompt (BOS first), for every option."""
     tok = lm.tokenizer
-    flat = [(i, with_bos(tok, p), tok(" " + o, add_special_tokens=False)["input_ids"])
-            for i, p in enumerate(prompts) for o in options[i]]
-    scores: list[float] = []
-    for b in range(0, len(flat), batch_size):
-        chunk = flat[b:b + batch_size]
-        ids, mask, _ = padded([p + o for _, p, o in chunk], tok.pad_token_id)
-        logp = torch.log_softmax(lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device))
-                                 .logits.float().cpu(), -1)
-        for j, (_, p, o) in enumerate(chunk):
-            positions = torch.arange(len(p) - 1, len(p) + len(o) - 1)
-            scores.append(float(logp[j, positions, torch.tensor(o)].sum()))
+    scores = continuation_logliks(lm, [(with_bos(tok, p), tok(" " + o, add_special_tokens=False)["input_ids"])
+                                       for p, opts in zip(prompts, options, strict=True) for o in opts], batch_size)
     out, k = [], 0
     for opts in options:
         out.append(scores[k:k + len(opts)])
@@ -164,17 +155,9 @@ def option_logliks(lm, prompts: list[str], options: list[list[str]], batch_size:
     return out
 
 
-@torch.no_grad()
 def next_token_logits(lm, prompts: list[str], batch_size: int = 64) -> torch.Tensor:
     """[n, vocab] logits after each prompt (BOS first, right padding, read at each prompt's last token)."""
-    tok = lm.tokenizer
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        rows = [with_bos(tok, p) for p in prompts[i:i + batch_size]]
-        ids, mask, _ = padded(rows, tok.pad_token_id)
-        logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().cpu()
-        out.append(logits[torch.arange(len(rows)), torch.tensor([len(r) - 1 for r in rows])])
-    return torch.cat(out)
+    return last_token_logits(lm, [with_bos(lm.tokenizer, p) for p in prompts], batch_size)
 
 
 def measure_behaviour(lm, world: World) -> dict:

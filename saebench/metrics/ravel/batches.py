@@ -15,11 +15,7 @@ from tqdm.auto import tqdm
 from saebench.metrics.ravel.intervention import positions_from_mask
 from saebench.metrics.ravel.mdbm import PairBatch
 from saebench.metrics.ravel.pairs import Pair
-from saebench.torch_utils import padded
-
-
-def pad_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+from saebench.torch_utils import pad_id, padded
 
 
 @torch.no_grad()

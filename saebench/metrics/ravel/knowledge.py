@@ -25,7 +25,7 @@ from saebench.errors import ConfigError
 from saebench.metrics.ravel.answers import answer_matches
 from saebench.metrics.ravel.data import RavelClass, RavelPrompt
 from saebench.metrics.ravel.positions import last_entity_token
-from saebench.torch_utils import padded
+from saebench.torch_utils import pad_id, padded
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def generate(lm, rows: list[list[int]], n_new: int, batch_size: int,
     """Greedy continuations (text) and first generated token ids, batched with left padding. `known` maps
     tuple(ids) -> (text, first token) of rows generated before (read and filled)."""
     tok = lm.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id(tok)
     known = {} if known is None else known
     todo = sorted({tuple(r) for r in rows if tuple(r) not in known}, key=len)      # similar lengths share a batch
     for start in tqdm(range(0, len(todo), batch_size), desc="RAVEL knowledge filter", leave=False, disable=None):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 
 from saebench.metrics.ravel.answers import answer_matches
-from saebench.metrics.ravel.batches import pad_id
 from saebench.metrics.ravel.intervention import swap_latents
 from saebench.metrics.ravel.mdbm import PairBatch
 from saebench.metrics.ravel.pairs import Pair
+from saebench.torch_utils import pad_id
 
 
 @torch.no_grad()

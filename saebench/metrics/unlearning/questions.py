@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from saebench.errors import ConfigError, DataError
-from saebench.torch_utils import padded
+from saebench.models.scoring import continuation_logliks, last_token_logits
 
 FORMATS = ("letter_chat", "letter", "cloze")
 LETTERS = "ABCD"
@@ -84,17 +84,6 @@ def letter_tokens(tokenizer) -> torch.Tensor:
                          for p in ("", " ")])
 
 
-def _last_logits(lm, rows: list[list[int]], batch_size: int, hook: str | None, splice) -> torch.Tensor:
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else lm.tokenizer.eos_token_id
-    out = []
-    for s in range(0, len(rows), batch_size):
-        chunk = rows[s:s + batch_size]
-        ids, mask, _ = padded(chunk, pad)
-        logits = lm.logits(ids, hook, splice=splice, attention_mask=mask.to(lm.device)).float().cpu()
-        out.append(logits[torch.arange(len(chunk)), torch.tensor([len(r) - 1 for r in chunk])])
-    return torch.cat(out)
-
-
 @torch.no_grad()
 def option_scores(lm, questions: list[Question], fmt: str, order: tuple[int, ...] = (0, 1, 2, 3),
                   batch_size: int = 32, hook: str | None = None, splice=None) -> torch.Tensor:
@@ -103,22 +92,14 @@ def option_scores(lm, questions: list[Question], fmt: str, order: tuple[int, ...
     tok = lm.tokenizer
     if fmt in ("letter_chat", "letter"):
         rows = [prompt_ids(tok, q, order, fmt) for q in questions]
-        probs = _last_logits(lm, rows, batch_size, hook, splice).softmax(-1)
+        probs = last_token_logits(lm, rows, batch_size, hook, splice).softmax(-1)
         return probs[:, letter_tokens(tok)].amax(1)
     if fmt != "cloze":
         raise ConfigError(f"unknown question format {fmt!r}; valid: {list(FORMATS)}.")
     bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-    flat = [(bos + tok(q.cloze or q.question, add_special_tokens=False)["input_ids"],
-             tok(" " + q.options[j], add_special_tokens=False)["input_ids"]) for q in questions for j in order]
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    scores = []
-    for s in range(0, len(flat), batch_size):
-        chunk = flat[s:s + batch_size]
-        ids, mask, _ = padded([p + o for p, o in chunk], pad)
-        logp = lm.logits(ids, hook, splice=splice, attention_mask=mask.to(lm.device)).float().cpu().log_softmax(-1)
-        for j, (p, o) in enumerate(chunk):
-            at = torch.arange(len(p) - 1, len(p) + len(o) - 1)
-            scores.append(float(logp[j, at, torch.tensor(o)].sum()))
+    pairs = [(bos + tok(q.cloze or q.question, add_special_tokens=False)["input_ids"],
+              tok(" " + q.options[j], add_special_tokens=False)["input_ids"]) for q in questions for j in order]
+    scores = continuation_logliks(lm, pairs, batch_size, hook, splice)
     return torch.tensor(scores).view(len(questions), len(order))
 
 
