@@ -174,8 +174,10 @@ class LanguageModel:
             handle.remove()
 
     def _forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
+                 position_ids: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         kwargs = {} if position_ids is None else {"position_ids": position_ids.to(self.device)}
+        if keep is not None:        # unembed only these positions (transformers' `logits_to_keep` index form)
+            kwargs["logits_to_keep"] = keep.to(self.device)
         out = self.model(input_ids=tokens, attention_mask=attention_mask, use_cache=False, **kwargs)
         return out.logits
 
@@ -231,19 +233,21 @@ class LanguageModel:
     @torch.no_grad()
     def logits(self, tokens: torch.Tensor, hook: str | None = None, splice: Splice | None = None,
                capture: bool = False, attention_mask: torch.Tensor | None = None,
-               position_ids: torch.Tensor | None = None):
+               position_ids: torch.Tensor | None = None, keep: torch.Tensor | None = None):
         """Logits [B, L, V]; with `splice`, the activation at `hook` is replaced by `splice(x)`.
 
-        With `capture=True` returns `(logits, activation_at_hook)` (the activation before splicing).
+        With `capture=True` returns `(logits, activation_at_hook)` (the activation before splicing). With
+        `keep` (sorted positions [K]) only those positions are unembedded: logits [B, K, V].
         """
-        return self._spliced_logits(tokens, hook, splice, capture, attention_mask, position_ids)
+        return self._spliced_logits(tokens, hook, splice, capture, attention_mask, position_ids, keep)
 
     def _spliced_logits(self, tokens: torch.Tensor, hook: str | None, splice: Splice | None, capture: bool,
-                        attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None = None):
+                        attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None = None,
+                        keep: torch.Tensor | None = None):
         if hook is None:
             if splice is not None or capture:
                 raise ValueError("splice/capture need a hook name")
-            return self._forward(tokens.to(self.device), attention_mask, position_ids)
+            return self._forward(tokens.to(self.device), attention_mask, position_ids, keep)
         hp = self.hook(hook)
         captured: list[torch.Tensor] = []
 
@@ -253,30 +257,31 @@ class LanguageModel:
             return None if splice is None else splice(x)
 
         with self._hooked(hp, fn):
-            logits = self._forward(tokens.to(self.device), attention_mask, position_ids)
+            logits = self._forward(tokens.to(self.device), attention_mask, position_ids, keep)
         return (logits, captured[0]) if capture else logits
 
     @torch.no_grad()
     def logits_from(self, tokens: torch.Tensor, hook: str, activation: torch.Tensor,
-                    attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits when the activation at `hook` is `activation` [B, L, d].
+                    attention_mask: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits when the activation at `hook` is `activation` [B, L, d] (only at positions `keep` if given).
 
         For residual hooks the layers before the hook are skipped (only embeddings run); other hooks
         fall back to a full spliced forward. Either way the result equals `logits(tokens, hook,
         splice=lambda _: activation)`.
         """
-        return self.suffix_logits(tokens, hook, activation, attention_mask)
+        return self.suffix_logits(tokens, hook, activation, attention_mask, keep=keep)
 
     def suffix_logits(self, tokens: torch.Tensor, hook: str, activation: torch.Tensor,
                       attention_mask: torch.Tensor | None = None,
-                      position_ids: torch.Tensor | None = None) -> torch.Tensor:
+                      position_ids: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         """`logits_from` with gradients flowing into `activation` (the model's weights stay frozen): what an
         intervention trained through the layers after the hook needs (RAVEL's mask)."""
         hp = self.hook(hook)
         activation = activation.to(self.device)
         skipping = self._skipping_layers(hp.resid_position) if hp.is_resid else contextlib.nullcontext()
         with skipping:
-            return self._spliced_logits(tokens, hook, lambda _x: activation, False, attention_mask, position_ids)
+            return self._spliced_logits(tokens, hook, lambda _x: activation, False, attention_mask, position_ids,
+                                        keep)
 
     @contextlib.contextmanager
     def _skipping_layers(self, n: int) -> Iterator[None]:

@@ -1,2 +1,4 @@
-"""Unlearning by clamping SAE latents (issue 19, in progress): questions and their formats exist and are tested;
-the plugin is not registered yet."""
+"""Unlearning by clamping SAE latents (SAEBench's eval, generalised): task definitions, questions and their
+formats, the known-question filter, densities, selection, the clamp, the grid, and the `unlearning` plugin."""
+
+from saebench.metrics.unlearning import plugin  # noqa: F401  (registers the plugin)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from saebench.errors import ConfigError, DataError
-from saebench.models.scoring import continuation_logliks, last_token_logits
+from saebench.torch_utils import pad_id, padded
 
 FORMATS = ("letter_chat", "letter", "cloze")
 LETTERS = "ABCD"
@@ -84,23 +84,100 @@ def letter_tokens(tokenizer) -> torch.Tensor:
                          for p in ("", " ")])
 
 
+@dataclass(frozen=True)
+class ScoringRows:
+    """The token rows that answer `n` questions in one format and option order: one row per question
+    (lettered formats: read the letters at its last token) or one per (question, option) (cloze: read the
+    option's summed log-likelihood over `spans[row]` = (prompt length, row length))."""
+
+    rows: list[list[int]]
+    n: int
+    letters: torch.Tensor | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+
+
+def scoring_rows(tokenizer, questions: list[Question], fmt: str, order: tuple[int, ...] = (0, 1, 2, 3)
+                 ) -> ScoringRows:
+    """The rows of `questions` in format `fmt` with options presented in `order`."""
+    if fmt in ("letter_chat", "letter"):
+        return ScoringRows([prompt_ids(tokenizer, q, order, fmt) for q in questions], len(questions),
+                           letters=letter_tokens(tokenizer))
+    if fmt != "cloze":
+        raise ConfigError(f"unknown question format {fmt!r}; valid: {list(FORMATS)}.")
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    rows, spans = [], []
+    for q in questions:
+        prompt = bos + tokenizer(q.cloze or q.question, add_special_tokens=False)["input_ids"]
+        for j in order:
+            option = tokenizer(" " + q.options[j], add_special_tokens=False)["input_ids"]
+            rows.append(prompt + option)
+            spans.append((len(prompt), len(prompt) + len(option)))
+    return ScoringRows(rows, len(questions), spans=tuple(spans))
+
+
+def needed_positions(sr: ScoringRows, row: int) -> list[int]:
+    """Positions of a row whose logits its score reads: the last (letters) or those predicting the option."""
+    if sr.letters is not None:
+        return [len(sr.rows[row]) - 1]
+    start, stop = sr.spans[row]
+    return list(range(start - 1, stop - 1))
+
+
+def kept_positions(sr: ScoringRows, rows: list[int]) -> torch.Tensor:
+    """Sorted union of the positions `rows` read (what a batch must unembed)."""
+    return torch.tensor(sorted({p for r in rows for p in needed_positions(sr, r)}), dtype=torch.long)
+
+
+def read_rows(sr: ScoringRows, logits: torch.Tensor, ids: torch.Tensor, rows: list[int],
+              keep: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of `rows` (a batch) from its logits [B, L or K, V] (K: only the positions `keep`):
+    letters [B, 4] or cloze [B]."""
+    logits = logits.float()
+    out = []
+    for j, r in enumerate(rows):
+        pos = torch.tensor(needed_positions(sr, r))
+        col = pos if keep is None else torch.searchsorted(keep, pos)
+        if sr.letters is not None:
+            probs = logits[j, col[-1]].softmax(-1).cpu()
+            out.append(probs[sr.letters].amax(0))
+        else:
+            logp = logits[j, col.to(logits.device)].log_softmax(-1)
+            out.append(logp.gather(1, ids[j, pos + 1].to(logits.device)[:, None]).sum().cpu())
+    return torch.stack(out)
+
+
+def assemble(sr: ScoringRows, per_row: torch.Tensor) -> torch.Tensor:
+    """[n, 4] option scores from the per-row scores in row order."""
+    return per_row.view(sr.n, len(LETTERS))
+
+
+def length_batches(sr: ScoringRows, batch_size: int) -> list[list[int]]:
+    """Row indices in batches of similar length (less padding), longest first."""
+    order = sorted(range(len(sr.rows)), key=lambda r: -len(sr.rows[r]))
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def scatter(sr: ScoringRows, batches: list[list[int]], scores: list[torch.Tensor]) -> torch.Tensor:
+    """Per-batch scores back in row order."""
+    out = torch.empty((len(sr.rows), *scores[0].shape[1:]))
+    for rows, sc in zip(batches, scores, strict=True):
+        out[torch.tensor(rows)] = sc
+    return out
+
+
 @torch.no_grad()
 def option_scores(lm, questions: list[Question], fmt: str, order: tuple[int, ...] = (0, 1, 2, 3),
                   batch_size: int = 32, hook: str | None = None, splice=None) -> torch.Tensor:
     """[n, 4] scores of the options as presented in `order` (position i = option order[i]); with `hook` and
-    `splice` the activation there is replaced in every forward (the unlearning intervention)."""
-    tok = lm.tokenizer
-    if fmt in ("letter_chat", "letter"):
-        rows = [prompt_ids(tok, q, order, fmt) for q in questions]
-        probs = last_token_logits(lm, rows, batch_size, hook, splice).softmax(-1)
-        return probs[:, letter_tokens(tok)].amax(1)
-    if fmt != "cloze":
-        raise ConfigError(f"unknown question format {fmt!r}; valid: {list(FORMATS)}.")
-    bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-    pairs = [(bos + tok(q.cloze or q.question, add_special_tokens=False)["input_ids"],
-              tok(" " + q.options[j], add_special_tokens=False)["input_ids"]) for q in questions for j in order]
-    scores = continuation_logliks(lm, pairs, batch_size, hook, splice)
-    return torch.tensor(scores).view(len(questions), len(order))
+    `splice` the activation there is replaced in every forward (an intervention under test)."""
+    sr = scoring_rows(lm.tokenizer, questions, fmt, order)
+    batches, scores = length_batches(sr, batch_size), []
+    for rows in batches:
+        ids, mask, _ = padded([sr.rows[r] for r in rows], pad_id(lm.tokenizer))
+        keep = kept_positions(sr, rows)
+        logits = lm.logits(ids, hook, splice=splice, attention_mask=mask.to(lm.device), keep=keep)
+        scores.append(read_rows(sr, logits, ids, rows, keep))
+    return assemble(sr, scatter(sr, batches, scores))
 
 
 def correct(lm, questions: list[Question], fmt: str, order: tuple[int, ...] = (0, 1, 2, 3), **kw) -> torch.Tensor:
