@@ -218,6 +218,24 @@ def _ravel(rows, details):
     return metrics, [], unstructured
 
 
+UNLEARNING_POOL = ("n_forget_questions", "n_retain_questions", "low_signal", "unlearning_score_heldout",
+                   "forget_accuracy", "retain_accuracy", "n_configs_passing")
+
+
+def _unlearning(rows, details):
+    """SAEBench's one field (`unlearning.unlearning_score`, its definition on the run's task: eval_config.task
+    names the data); the known pools, the low-signal flag and the held-out score in eval_result_unstructured."""
+    metrics = {"unlearning": {"unlearning_score": _value(rows, "unlearning_score")}}
+    unstructured = {name: _value(rows, name) for name in UNLEARNING_POOL}
+    grid = details[details["table"] == "grid"] if len(details) else details
+    if len(grid):
+        wide = grid.pivot_table(index=["label", "item"], columns="field", values="value").reset_index()
+        unstructured["grid"] = [{"config": r["label"], **{f: _clean(r[f]) for f in wide.columns
+                                                          if f not in ("label", "item")}}
+                                for _, r in wide.sort_values("item").iterrows()]
+    return metrics, [], unstructured
+
+
 def _generic(rows, details):
     out = {}
     for r in _overall(rows).itertuples():
@@ -227,7 +245,7 @@ def _generic(rows, details):
 
 
 BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp": _tpp, "absorption": _absorption,
-            "ravel": _ravel}
+            "ravel": _ravel, "unlearning": _unlearning}
 
 
 def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:

@@ -2,8 +2,9 @@
 `anthropic_clamp_resid_SAE_features`, rewritten).
 
 Selection, per retain threshold t: score = forget density, zeroed where the retain density is >= t; the
-latents with a nonzero score in descending order (numpy's argsort reversed, as SAEBench orders ties); the
-first n of them for each n.
+latents with a nonzero score in descending order, ties by lower index (SAEBench reverses numpy's unstable
+argsort, whose tie order changes with numpy's version and the CPU's SIMD sort: numpy 1.26 and 2.4 order
+the same densities differently); the first n of them for each n.
 
 Clamp: f = encode(x) with position 0 (BOS) zeroed; every selected latent that is active (f > 0) is set to
 -multiplier; x' = decode(f') + (x - decode(f)), i.e. the SAE's reconstruction error is kept. x' is x exactly
@@ -29,7 +30,7 @@ def ranked_latents(density_forget: np.ndarray, density_retain: np.ndarray, thres
         raise ValueError(f"forget densities {density_forget.shape} and retain densities {density_retain.shape} differ.")
     score = density_forget.copy()
     score[density_retain >= threshold] = 0
-    return score.argsort()[::-1][: np.count_nonzero(score)].copy()
+    return np.argsort(-score, kind="stable")[: np.count_nonzero(score)]
 
 
 def clamp_transform(sae, latents: torch.Tensor | list[int], multiplier: float, space=None, skip_first: bool = True,

@@ -35,7 +35,7 @@ class ConfigResult:
     def accuracy(self, which: str, subset: torch.Tensor | None = None) -> float:
         c = self.forget if which == "forget" else self.retain
         c = c if subset is None else c[subset]
-        return float(c.float().mean()) if len(c) else float("nan")
+        return float(c.double().mean()) if len(c) else float("nan")
 
 
 def run_grid(sae, space, forget: PreparedQuestions, retain: PreparedQuestions, ranked: dict[float, np.ndarray],

@@ -92,8 +92,10 @@ def rows_and_activations(ctx: EvalContext, task: UnlearningTask, which: str, par
 
 def _densities(sae, ctx: EvalContext, rows: torch.Tensor, acts: torch.Tensor, params: UnlearningParams):
     d = densities(sae, acts, rows, ctx.lm.special_token_ids(), ctx.space, ctx.batch_size)
-    return saebench_densities(d) if params.density_decimals == 6 else (
-        d.double().cpu().numpy().round(params.density_decimals) if params.density_decimals else d.double().cpu().numpy())
+    if params.density_decimals == 6:
+        return saebench_densities(d)
+    exact = d.double().cpu().numpy()
+    return exact.round(params.density_decimals) if params.density_decimals else exact
 
 
 @register_plugin("unlearning", version="1.0.0", metrics=report.UNLEARNING_METRICS, params=UnlearningParams,

@@ -9,8 +9,16 @@ from collections.abc import Callable
 
 import torch
 
-from saebench.metrics.unlearning.questions import (Question, ScoringRows, assemble, kept_positions, length_batches,
-                                                   read_rows, scatter, scoring_rows)
+from saebench.metrics.unlearning.questions import (
+    Question,
+    ScoringRows,
+    assemble,
+    kept_positions,
+    length_batches,
+    read_rows,
+    scatter,
+    scoring_rows,
+)
 from saebench.torch_utils import pad_id, padded
 
 Transform = Callable[[torch.Tensor], torch.Tensor]

@@ -1,10 +1,13 @@
 """Forget and retain token rows, and each SAE's latent densities on them.
 
-Rows as SAEBench builds them (`tokenize_and_concat_dataset` and `get_shuffled_forget_retain_tokens`):
-a seeded sample of at most `n_documents` texts (SAEBench samples the forget corpus and keeps every retain
-text), joined with EOS, cut into rows of `seq_len` (the last partial row dropped), each row's first token
-overwritten by BOS, the rows shuffled and the first `n_rows` kept (fewer when the corpus is short, as
-wikitext-2 is: SAEBench then uses what there is). Densities: the fraction of tokens other than BOS, EOS and
+Rows as SAEBench builds them (`tokenize_and_concat_dataset` and `get_shuffled_forget_retain_tokens`),
+token for token: a seeded sample of at most `n_documents` texts (SAEBench samples the forget corpus and
+keeps every retain text), joined with the EOS *string*, the joined text cut into 20 equal character chunks
+tokenized with the tokenizer's own special tokens (Gemma's adds a BOS to each chunk), every PAD id dropped
+(with a tokenizer whose PAD is its EOS the separators go too, as in SAEBench), the stream cut into rows of
+`seq_len` (the last partial row dropped), each row's first token overwritten by BOS, the rows shuffled
+(seeded) and the first `n_rows` kept (fewer when the corpus is short, as wikitext-2 is: SAEBench then uses
+what there is). Densities: the fraction of tokens other than BOS, EOS and
 PAD at which each latent is positive.
 """
 
@@ -19,6 +22,7 @@ from saebench.data.tokens import separator_id, special_mask
 from saebench.errors import DataError
 
 log = logging.getLogger(__name__)
+N_CHUNKS = 20        # SAEBench tokenizes the joined corpus in 20 pieces
 
 
 def corpus_rows(texts: list[str], tokenizer, seq_len: int, n_rows: int, seed: int,
@@ -26,12 +30,11 @@ def corpus_rows(texts: list[str], tokenizer, seq_len: int, n_rows: int, seed: in
     """[<= n_rows, seq_len] token rows of `texts` (see the module docstring)."""
     if n_documents is not None and len(texts) > n_documents:
         texts = random.Random(seed).sample(texts, n_documents)
-    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else separator_id(tokenizer)
-    stream: list[int] = []
-    for i, ids in enumerate(tokenizer(texts, add_special_tokens=False)["input_ids"]):
-        if i:
-            stream.append(eos)
-        stream.extend(ids)
+    full = (tokenizer.eos_token or "").join(texts)
+    size = (len(full) - 1) // N_CHUNKS + 1
+    chunks = [full[i * size:(i + 1) * size] for i in range(N_CHUNKS)]
+    stream = [t for ids in tokenizer([c for c in chunks if c])["input_ids"] for t in ids
+              if t != tokenizer.pad_token_id]
     available = len(stream) // seq_len
     if available < 1:
         raise DataError(f"the {what} has {len(stream)} tokens, fewer than one row of seq_len={seq_len}; lower "

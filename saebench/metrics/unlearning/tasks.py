@@ -8,7 +8,6 @@ downloads, caches or logs it, and a missing path is an error that says how to ob
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -98,7 +97,8 @@ def _source(raw: Any, where: str) -> Source:
         raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; valid: {sorted(Source.__dataclass_fields__)}.")
     source = Source(**raw)
     if source.gated and source.hf_id:
-        raise ConfigError(f"{where} is gated: it is read from a local `path` only, never from the hub ({source.hf_id!r}).")
+        raise ConfigError(f"{where} is gated: it is read from a local `path` only, never from the hub "
+                          f"({source.hf_id!r}).")
     if not source.gated and not (source.path or source.hf_id):
         raise ConfigError(f"{where} needs a `path` (local file or asset:<relative>) or an `hf_id`.")
     return source
@@ -138,7 +138,8 @@ def _local(source: Source, what: str, task: str):
     if source.path is None:
         hint = f" Obtain it: {source.obtain}." if source.obtain else ""
         raise DataError(f"unlearning task {task!r} needs the {what} from a local file, and none is set.{hint} Then "
-                        f"run with task.unlearning.task_overrides={{{task}: {{{what}: {{path: /path/to/file.jsonl}}}}}}.")
+                        f"run with task.unlearning.task_overrides="
+                        f"{{{task}: {{{what}: {{path: /path/to/file.jsonl}}}}}}.")
     path = resolve_path(source.path)
     if not path.is_file():
         shown = "<the gated local copy>" if source.gated else str(path)
@@ -157,7 +158,8 @@ def corpus_texts(task: UnlearningTask, which: str) -> list[str]:
         rows = _jsonl_texts(path, source, what) if path.suffix == ".jsonl" else path.read_text().splitlines()
     texts = [t for t in rows if isinstance(t, str) and len(t) > MIN_TEXT_CHARS]
     if not texts:
-        raise DataError(f"unlearning task {task.name!r}: the {what} has no text longer than {MIN_TEXT_CHARS} characters.")
+        raise DataError(f"unlearning task {task.name!r}: the {what} has no text longer than {MIN_TEXT_CHARS} "
+                        "characters.")
     return texts
 
 
