@@ -33,6 +33,7 @@ import pandas as pd
 
 REQUIRED_CONTROLS = ("random", "permuted_decoder")
 SEPARATION = 3.0
+NOISE_FLOOR = 1e-9       # a pooled sigma below this is rounding between identical seeds, not a noise estimate
 MDD_FACTOR = 1.96 * math.sqrt(2)   # minimum detectable difference of two single-seed runs, in sigma
 DENSE_FACTOR = 4.0                 # a control whose L0 exceeds its source's by this factor is not required
 
@@ -133,6 +134,7 @@ def validity_table(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
             versus = [source] if source in present else present
             v, sig = by_sae.loc[versus, "value"].astype(float), by_sae.loc[versus, "sigma"].astype(float)
             pooled = np.sqrt((sig ** 2 + c_sig ** 2) / 2)
+            pooled = pooled.where(pooled > NOISE_FLOOR)   # seeds that agree to rounding measure no noise
             z = direction * (v - c_val) / pooled
             z_min = float(z.min()) if np.all(np.isfinite(z)) else np.nan
             row[f"{kind}:{control}"] = c_val

@@ -33,6 +33,7 @@ def test_unlearning_on_the_organism_and_its_export(tmp_path):
     value = rows.set_index(["sae_id", "metric"])["value"]
     assert value[("orgllama/topk_2048", "n_forget_questions")] >= 130
     assert value[("orgllama/topk_2048", "low_signal")] == 0
+    assert value[("orgllama/topk_2048", "forget_pool_luck")] == 0
     trained = value[("orgllama/topk_2048", "unlearning_score")]
     assert trained >= 0.05 and value[("orgllama/topk_2048", "retain_accuracy")] >= 0.99
     assert trained == pytest.approx(1 - value[("orgllama/topk_2048", "forget_accuracy")])
@@ -55,8 +56,10 @@ def test_unlearning_on_the_organism_and_its_export(tmp_path):
 
 
 def test_a_model_that_knows_none_of_the_questions_is_a_skipped_row(tmp_path):
+    """stories260K gets 40 of 144 alchemy cloze questions right by the options' likelihoods alone (chance 36):
+    a pool of luck, refused by the binomial test rather than scored."""
     run = cli("run", "sae=demo_relu", "+task.unlearning={task: orgllama_alchemy, seq_len: 64, seeds: [0]}",
               "~task.core", "~task.sparse_probing", "output_dir=out", f"cache_dir={tmp_path / 'c'}", cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     expected = "skipped demo/relu / unlearning: unlearning task 'orgllama_alchemy' (cloze)"
-    assert expected in run.stdout, run.stdout[-2000:]
+    assert expected in run.stdout and "no better than chance" in run.stdout, run.stdout[-2000:]

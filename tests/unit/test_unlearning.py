@@ -16,7 +16,7 @@ from saebench.metrics.unlearning.clamp import clamp_transform, ranked_latents, s
 from saebench.metrics.unlearning.grid import ConfigResult, heldout_score, saebench_score
 from saebench.metrics.unlearning.params import UnlearningParams
 from saebench.metrics.unlearning.plugin import evaluate_unlearning
-from saebench.metrics.unlearning.report import is_low_signal
+from saebench.metrics.unlearning.report import above_chance, is_low_signal, luck_share
 from saebench.metrics.unlearning.sparsity import corpus_rows, densities
 from saebench.metrics.unlearning.tasks import corpus_texts, load_task, task_questions
 from saebench.saes import ReLUSAE, SAEMetadata
@@ -117,7 +117,17 @@ def test_low_signal_when_the_retain_pool_cannot_tolerate_an_error_or_the_forget_
     assert not is_low_signal(533, 100, 0.99, 1, 50)
     assert not is_low_signal(533, 308, 0.99, 3, 50)      # SAEBench's Gemma pool: 3 errors
     assert is_low_signal(49, 308, 0.99, 1, 50)
+    assert is_low_signal(533, 308, 0.99, 1, 50, luck=(0.0, 0.2), max_luck=0.1)
 
+
+def test_luck_of_the_known_rule_by_hand():
+    # cloze: 40 of 144 right; truly known k: 40 = 144 (k + (1 - k) / 4) -> 144 k = 16/3 -> 5.33 known, 34.67 lucky
+    assert luck_share(40, 144, 0.25) == pytest.approx(1 - (16 / 3) / 40)
+    assert luck_share(144, 144, 0.25) == 0.0 and luck_share(30, 144, 0.25) == 1.0
+    assert luck_share(533, 1273, 0.25 ** 24) == pytest.approx(0.0, abs=1e-12)   # 24 orders: no luck
+    # P(X >= 40 | 144, 1/4) = 0.25 (not above chance); P(X >= 50) = 0.0058
+    assert not above_chance(40, 144, 0.25, 0.01) and above_chance(50, 144, 0.25, 0.01)
+    assert above_chance(1, 1273, 0.25 ** 24, 0.01)
 
 def test_task_errors_name_what_is_missing(tmp_path):
     with pytest.raises(UnknownNameError, match="wmdp_cyber"):
@@ -215,3 +225,25 @@ def test_known_answer_a_planted_forget_latent_unlearns_and_nothing_else_does(org
     for control in ("planted_zero_decoder", "exact_no_detector"):
         assert value[control]["unlearning_score"] == 0.0 and value[control]["forget_accuracy"] == 1.0
     assert set(out["exact_no_detector"].details[0].columns["n_selected"]) == {0.0}
+
+
+def test_a_gated_corpus_never_reaches_the_disk_cache(organism, tmp_path):
+    from saebench.cache import ActivationCache
+    from saebench.metrics.unlearning.plugin import rows_and_activations
+    from saebench.services import Services
+
+    secret = tmp_path / "private" / "bio-forget-corpus.jsonl"
+    secret.parent.mkdir()
+    secret.write_text("".join(json.dumps({"text": f"Potion {i} is brewed from ash, dew and the dust of stars."}) + "\n"
+                              for i in range(60)))
+    task = load_task("wmdp_bio", {"forget_corpus": {"path": str(secret)}})
+    cache = tmp_path / "cache"
+    ctx = EvalContext(lm=organism, hook="blocks.0.hook_resid_post", saes=[], space=organism.activation_space(False),
+                      device=torch.device("cpu"), batch_size=8,
+                      services=Services(activations=ActivationCache(cache), cache_dir=cache))
+    params = UnlearningParams(task="wmdp_bio", seq_len=16, n_rows=8)
+    rows, acts = rows_and_activations(ctx, task, "forget", params, seed=0)
+    assert acts.shape == (len(rows), 16, organism.d_model)
+    assert torch.allclose(acts, organism.activations(rows, "blocks.0.hook_resid_post"))
+    assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
+    assert str(secret) not in json.dumps(task.identity())

@@ -31,7 +31,7 @@ from saebench.metrics.unlearning.clamp import ranked_latents, saebench_densities
 from saebench.metrics.unlearning.grid import ConfigResult, run_grid
 from saebench.metrics.unlearning.params import UnlearningParams
 from saebench.metrics.unlearning.prepared import PreparedQuestions
-from saebench.metrics.unlearning.questions import Question, known_questions
+from saebench.metrics.unlearning.questions import CHANCE, Question, known_questions
 from saebench.metrics.unlearning.sparsity import corpus_rows, densities
 from saebench.metrics.unlearning.tasks import UnlearningTask, corpus_texts, load_task, task_questions
 
@@ -43,11 +43,15 @@ def _questions_digest(questions: list[Question]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def all_questions(ctx: EvalContext, task: UnlearningTask, which: str) -> list[Question]:
+    return ctx.memo.get_or_compute(cache_key("unlearning_questions", task=task.identity(), which=which),
+                                   lambda: task_questions(task, which))
+
+
 def known_pool(ctx: EvalContext, task: UnlearningTask, which: str, fmt: str) -> list[Question]:
     """The `which` questions the model answers under every option order (SAEBench's `correct` rule); once per
     run and model, and on disk under the cache folder."""
-    questions = ctx.memo.get_or_compute(cache_key("unlearning_questions", task=task.identity(), which=which),
-                                        lambda: task_questions(task, which))
+    questions = all_questions(ctx, task, which)
     key = cache_key("unlearning_known", model=ctx.lm.name, revision=ctx.lm.revision, format=fmt,
                     tokenizer=tokenizer_fingerprint(ctx.lm.tokenizer), questions=_questions_digest(questions),
                     chat_template=getattr(ctx.lm.tokenizer, "chat_template", None) if fmt == "letter_chat" else None)
@@ -106,21 +110,27 @@ def evaluate_unlearning(ctx: EvalContext, params: UnlearningParams) -> Iterator[
     task = load_task(params.task, params.task_overrides.get(params.task))
     fmt = params.format or task.format
     forget, retain = prepared(ctx, task, "forget", fmt), prepared(ctx, task, "retain", fmt)
-    if not len(forget) or not len(retain):
-        reason = (f"unlearning task {task.name!r} ({fmt}): {ctx.lm.name} answers {len(forget)} forget and "
-                  f"{len(retain)} retain questions under every option order; both pools must be non-empty (try "
-                  f"format 'cloze' for a base model, or 'letter_chat' for an instruct model).")
+    totals = {w: len(all_questions(ctx, task, w)) for w in ("forget", "retain")}
+    known = {"forget": len(forget), "retain": len(retain)}
+    short = [w for w in known if not report.above_chance(known[w], totals[w], CHANCE[fmt], params.chance_alpha)]
+    if short:
+        counts = ", ".join(f"{known[w]} of {totals[w]} {w} questions" for w in known)
+        reason = (f"unlearning task {task.name!r} ({fmt}): {ctx.lm.name} knows {counts} (the {'/'.join(short)} pool "
+                  f"is no better than chance {CHANCE[fmt]:.3g}, binomial p >= {params.chance_alpha}); use a model "
+                  f"that knows the domains, or format 'letter_chat' for an instruct model, 'cloze' for a base model.")
         for sae in ctx.saes:
             yield SAEResult(sae.metadata.sae_id, [], status="skipped", reason=reason)
         return
+    luck = (report.luck_share(known["forget"], totals["forget"], CHANCE[fmt]),
+            report.luck_share(known["retain"], totals["retain"], CHANCE[fmt]))
     clean = ctx.shared("unlearning_clean", lambda: (float(forget.correct().float().mean()),
                                                     float(retain.correct().float().mean())),
                        task=task.identity(), format=fmt)
     low = report.is_low_signal(len(forget), len(retain), params.gate, params.min_tolerated_errors,
-                               params.min_forget_questions)
+                               params.min_forget_questions, luck, params.max_luck_share)
     if low:
-        log.warning("unlearning %s: low signal (%d forget, %d retain known questions at gate %g)", task.name,
-                    len(forget), len(retain), params.gate)
+        log.warning("unlearning %s: low signal (%d forget, %d retain known questions at gate %g; estimated luck "
+                    "%.2f / %.2f)", task.name, len(forget), len(retain), params.gate, *luck)
     grids: dict[str, dict[int, list[ConfigResult]]] = {s.metadata.sae_id: {} for s in ctx.saes}
     for seed in params.seeds:
         corpora = {w: rows_and_activations(ctx, task, w, params, seed) for w in ("forget", "retain")}
@@ -130,7 +140,7 @@ def evaluate_unlearning(ctx: EvalContext, params: UnlearningParams) -> Iterator[
             grids[sae.metadata.sae_id][seed] = run_grid(sae, ctx.space, forget, retain, ranked, params.grid())
         del corpora
     pool_seed = params.seeds[0] if len(params.seeds) == 1 else None
-    pools = report.pool_rows(len(forget), len(retain), *clean, low, pool_seed)
+    pools = report.pool_rows(len(forget), len(retain), *clean, low, luck, pool_seed)
     for sae in ctx.saes:
         per_seed: dict[int, list[MetricValue]] = {
             seed: report.seed_rows(results, params.gate, params.selection_fraction, seed)

@@ -29,6 +29,9 @@ from saebench.torch_utils import pad_id, padded
 
 FORMATS = ("letter_chat", "letter", "cloze")
 LETTERS = "ABCD"
+# The chance that a question the model does not know passes the known rule by luck: right under all 24 orders
+# for the lettered formats, right once for cloze (whose score does not depend on the order).
+CHANCE = {"letter_chat": 0.25 ** 24, "letter": 0.25 ** 24, "cloze": 0.25}
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,16 @@ UNLEARNING_METRICS = [
                description="Known forget-domain questions (answered under every option order): the forget pool."),
     MetricInfo(name="n_retain_questions", higher_is_better=None,
                description="Known retain-domain questions, pooled over the task's retain sets."),
+    MetricInfo(name="forget_pool_luck", higher_is_better=None,
+               description="Estimated share of the known forget questions that passed the known rule by luck (0 for "
+                           "the lettered formats' 24 orders; cloze is right by chance 1 time in 4)."),
+    MetricInfo(name="retain_pool_luck", higher_is_better=None,
+               description="The same for the known retain questions."),
     MetricInfo(name="low_signal", higher_is_better=None,
-               description="1 when the pools are too small to resolve the result: the retain pool tolerates fewer "
-                           "than min_tolerated_errors errors at the gate, or the forget pool has fewer than "
-                           "min_forget_questions questions; else 0."),
+               description="1 when the pools cannot resolve the result: the retain pool tolerates fewer than "
+                           "min_tolerated_errors errors at the gate, the forget pool has fewer than "
+                           "min_forget_questions questions, or either pool's estimated luck exceeds max_luck_share; "
+                           "else 0."),
     MetricInfo(name="forget_accuracy_clean", higher_is_better=None,
                description="Forget accuracy through the evaluation path with no intervention (1.0 unless batching "
                            "numerics flip a known question)."),
@@ -65,19 +71,37 @@ def seed_rows(results: list[ConfigResult], gate: float, fraction: float, seed: i
 
 
 def pool_rows(n_forget: int, n_retain: int, clean_forget: float, clean_retain: float, low_signal: bool,
-              seed: int | None) -> list[MetricValue]:
-    """Seed-independent rows (the known pools and the clean accuracies)."""
+              luck: tuple[float, float], seed: int | None) -> list[MetricValue]:
+    """Seed-independent rows (the known pools, their estimated luck and the clean accuracies)."""
     rows = [("n_forget_questions", float(n_forget), None), ("n_retain_questions", float(n_retain), None),
+            ("forget_pool_luck", luck[0], n_forget), ("retain_pool_luck", luck[1], n_retain),
             ("low_signal", float(low_signal), None), ("forget_accuracy_clean", clean_forget, n_forget),
             ("retain_accuracy_clean", clean_retain, n_retain)]
     return [MetricValue(metric=m, value=v, n=n, seed=seed) for m, v, n in rows]
 
 
 def is_low_signal(n_forget: int, n_retain: int, gate: float, min_tolerated_errors: int,
-                  min_forget_questions: int) -> bool:
-    """The retain pool tolerates floor(n_retain * (1 - gate)) errors; too few, or too small a forget pool."""
+                  min_forget_questions: int, luck: tuple[float, float] = (0.0, 0.0), max_luck: float = 1.0) -> bool:
+    """The retain pool tolerates floor(n_retain * (1 - gate)) errors; too few, too small a forget pool, or a
+    pool whose estimated share of lucky questions exceeds `max_luck`."""
     tolerated = math.floor(n_retain * (1 - gate) + 1e-9)
-    return tolerated < min_tolerated_errors or n_forget < min_forget_questions
+    return (tolerated < min_tolerated_errors or n_forget < min_forget_questions or max(luck) > max_luck)
+
+
+def luck_share(n_known: int, n_total: int, chance: float) -> float:
+    """Estimated share of the known pool that passed the known rule by luck: with a fraction k of the questions
+    truly known, n_known = n_total * (k + (1 - k) * chance), so the lucky ones are n_total * (1 - k) * chance."""
+    if n_known == 0:
+        return float("nan")
+    known = min(max((n_known - n_total * chance) / (1 - chance), 0.0), n_known)
+    return 1.0 - known / n_known
+
+
+def above_chance(n_known: int, n_total: int, chance: float, alpha: float) -> bool:
+    """One-sided binomial test: n_known or more of n_total by luck alone has probability below `alpha`."""
+    from scipy.stats import binom
+
+    return bool(binom.sf(n_known - 1, n_total, chance) < alpha)
 
 
 def grid_details(per_seed: dict[int, list[ConfigResult]], gate: float, fraction: float) -> list[Details]:
