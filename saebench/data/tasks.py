@@ -1,4 +1,5 @@
-"""Labelled-dataset definitions in `tasks/probing/*.yaml`, with per-run overrides (e.g. a local file)."""
+"""Task definitions in `tasks/<family>/*.yaml` (one named YAML mapping per file), and the labelled-dataset
+definitions of `tasks/probing/` with per-run overrides (e.g. a local file)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,32 @@ from saebench.paths import tasks_dir
 FAMILY = "probing"
 
 
-def dataset_names() -> list[str]:
-    """Names of the bundled probing dataset definitions."""
-    return sorted(p.stem for p in (tasks_dir() / FAMILY).glob("*.yaml"))
+def definition_names(family: str) -> list[str]:
+    """Names of the bundled definitions of one family (`probing`, `unlearning`)."""
+    return sorted(p.stem for p in (tasks_dir() / family).glob("*.yaml"))
 
 
 @cache
-def _raw(name: str) -> dict[str, Any]:
-    path = tasks_dir() / FAMILY / f"{name}.yaml"
+def definition(family: str, name: str, what: str) -> dict[str, Any]:
+    """The mapping in `tasks/<family>/<name>.yaml`; an unknown name gets a did-you-mean naming `what`."""
+    path = tasks_dir() / family / f"{name}.yaml"
     if not path.is_file():
-        raise UnknownNameError(did_you_mean(name, dataset_names(), "probing dataset"))
+        raise UnknownNameError(did_you_mean(name, definition_names(family), what))
     raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of dataset fields.")
+        raise ConfigError(f"{path} must hold a mapping of {what} fields.")
     if raw.get("name") != name:
         raise ConfigError(f"{path}: `name` is {raw.get('name')!r}; it must equal the file name {name!r}.")
     return raw
+
+
+def dataset_names() -> list[str]:
+    """Names of the bundled probing dataset definitions."""
+    return definition_names(FAMILY)
+
+
+def _raw(name: str) -> dict[str, Any]:
+    return definition(FAMILY, name, "probing dataset")
 
 
 def dataset_spec(entry: str | dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from saebench.data.labelled import resolve_path
-from saebench.errors import ConfigError, DataError, UnknownNameError, did_you_mean
+from saebench.data.tasks import definition, definition_names
+from saebench.errors import ConfigError, DataError
 from saebench.metrics.unlearning.questions import FORMATS, LETTERS, Question, load_questions
-from saebench.paths import tasks_dir
 
 FAMILY = "unlearning"
 MIN_TEXT_CHARS = 50          # SAEBench keeps corpus texts longer than 50 characters
@@ -69,18 +66,7 @@ class UnlearningTask:
 
 def task_names() -> list[str]:
     """Names of the bundled unlearning task definitions."""
-    return sorted(p.stem for p in (tasks_dir() / FAMILY).glob("*.yaml"))
-
-
-@cache
-def _raw(name: str) -> dict[str, Any]:
-    path = tasks_dir() / FAMILY / f"{name}.yaml"
-    if not path.is_file():
-        raise UnknownNameError(did_you_mean(name, task_names(), "unlearning task"))
-    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    if not isinstance(raw, dict) or raw.get("name") != name:
-        raise ConfigError(f"{path} must hold a mapping whose `name` equals the file name {name!r}.")
-    return raw
+    return definition_names(FAMILY)
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -106,7 +92,7 @@ def _source(raw: Any, where: str) -> Source:
 
 def load_task(name: str, overrides: dict[str, Any] | None = None) -> UnlearningTask:
     """A bundled task by name, with `overrides` (e.g. `{forget_corpus: {path: ...}}`) merged over it."""
-    raw = _merge(_raw(name), overrides or {})
+    raw = _merge(definition(FAMILY, name, "unlearning task"), overrides or {})
     fmt = raw.get("format", "letter_chat")
     if fmt not in FORMATS:
         raise ConfigError(f"unlearning task {name!r}: format {fmt!r} is not one of {list(FORMATS)}.")
