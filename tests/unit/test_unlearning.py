@@ -247,3 +247,43 @@ def test_a_gated_corpus_never_reaches_the_disk_cache(organism, tmp_path):
     assert torch.allclose(acts, organism.activations(rows, "blocks.0.hook_resid_post"))
     assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
     assert str(secret) not in json.dumps(task.identity())
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt_neox", "llama", "gemma2"])
+def test_unembedding_only_kept_positions_equals_slicing_the_full_logits(family):
+    from tests.builders import tiny_model
+
+    lm = tiny_model(family)
+    ids = torch.randint(3, 97, (3, 11), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    keep = torch.tensor([2, 5, 10])
+    full = lm.logits(ids, attention_mask=mask)
+    assert torch.allclose(lm.logits(ids, attention_mask=mask, keep=keep), full[:, keep], atol=1e-5)
+    act = lm.activations(ids, "blocks.1.hook_resid_post", attention_mask=mask)
+    assert torch.allclose(lm.logits_from(ids, "blocks.1.hook_resid_post", act, attention_mask=mask, keep=keep),
+                          full[:, keep], atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["cloze", "letter", "letter_chat"])
+def test_prepared_questions_answer_as_full_forwards_do_with_and_without_a_clamp(organism, fmt):
+    """The evaluation path (activations at the hook once, the suffix per intervention, only scored positions
+    unembedded, length-sorted batches) against the plain one (a full spliced forward per batch)."""
+    from saebench.metrics.unlearning.prepared import PreparedQuestions
+    from saebench.metrics.unlearning.questions import correct, load_questions
+    from saebench.paths import asset
+    from tests.unit.test_unlearning_questions import GEMMA_TEMPLATE
+
+    hook = "blocks.1.hook_resid_post"
+    questions = load_questions(asset("organisms/orgllama/unlearning/astronomy_questions.json"), "astronomy")[:24]
+    sae = random_topk_sae(organism.d_model, 256, 8, seed=2)
+    clamp = clamp_transform(sae, list(range(0, 256, 5)), 50.0, affine=True)
+    organism.tokenizer.chat_template = GEMMA_TEMPLATE if fmt == "letter_chat" else None
+    try:
+        prepared = PreparedQuestions(organism, hook, questions, fmt, batch_size=7)
+        for transform in (None, clamp):
+            plain = correct(organism, questions, fmt, batch_size=5, hook=hook if transform else None, splice=transform)
+            assert torch.equal(prepared.correct(transform), plain)
+        assert not torch.equal(prepared.correct(clamp), prepared.correct()) or fmt != "cloze"
+    finally:
+        organism.tokenizer.chat_template = None
