@@ -19,8 +19,8 @@ commands:
   run [hydra overrides]   evaluate SAEs (default: the bundled demo; --debug shows tracebacks), e.g.
                           saebench run sae=demo_topk task.core.n_tokens=32768 device=cuda dtype=bfloat16
                           saebench run -m sae=demo_relu,demo_topk
-  list [what] [--json]    tasks and metrics, SAE configs (`list saes`), probing datasets (`list datasets`),
-                          formats, model/corpus/suite configs
+  list [what] [--json]    tasks and metrics, SAE configs (`list saes`), probing datasets and unlearning
+                          tasks (`list datasets`), formats, model/corpus/suite configs
   cache ls|clear          activation stores, baseline fits and judge responses on disk, with sizes;
                           `cache clear [KEY ...|--kind K|--all] [--cache-dir D]`
   gate --baseline A --candidate B [--config gate.yaml] [--match sae|l0] [--summary gate.md]
@@ -315,6 +315,7 @@ def _list(args: list[str]) -> int:
 
     from saebench.data.tasks import dataset_names, dataset_spec
     from saebench.metrics import discover
+    from saebench.metrics.unlearning.tasks import load_task, task_names
     from saebench.paths import config_options
     from saebench.sae_configs import sae_config_info
     from saebench.saes import ARCHITECTURES, FORMATS
@@ -334,11 +335,13 @@ def _list(args: list[str]) -> int:
                       "source": dataset_spec(n).path or dataset_spec(n).hf_id, "classes": dataset_spec(n).class_names,
                       "spurious": dataset_spec(n).spurious_names}
                      for n in dataset_names()],
+        "unlearning_tasks": [{"name": t.name, "description": t.description, "format": t.format,
+                              "licence": t.licence} for t in map(load_task, task_names())],
         "formats": FORMATS.names(), "architectures": ARCHITECTURES.names(),
         **{f"{group}_configs": config_options(group) for group in CONFIG_GROUPS},
     }
     if ns.json:
-        sections = {"tasks": ["tasks"], "saes": ["saes"], "datasets": ["datasets"],
+        sections = {"tasks": ["tasks"], "saes": ["saes"], "datasets": ["datasets", "unlearning_tasks"],
                     "formats": ["formats", "architectures"],
                     "configs": [f"{group}_configs" for group in CONFIG_GROUPS]}
         chosen = data if ns.what == "all" else {k: data[k] for k in sections[ns.what]}
@@ -358,6 +361,9 @@ def _list(args: list[str]) -> int:
         for d in data["datasets"]:
             extra = f" x {'/'.join(d['spurious'])}" if d["spurious"] else ""
             print(f"  {d['name']:<26} {len(d['classes'])} classes{extra:<22} {d['source']}")
+        print("\nunlearning tasks (tasks/unlearning; task.unlearning.task=<name>):")
+        for t in data["unlearning_tasks"]:
+            print(f"  {t['name']:<26} {t['format']:<12} {t['description']}")
         print()
     if ns.what in ("all", "formats"):
         print(f"SAE formats: {', '.join(data['formats'])}")

@@ -11,8 +11,8 @@ from saebench.metrics import discover
 from saebench.paths import config_options
 from saebench.saes import ARCHITECTURES, FORMATS
 
-EXPECTED = {"tasks": ["tasks"], "saes": ["saes"], "datasets": ["datasets"], "formats": ["formats", "architectures"],
-            "configs": [f"{g}_configs" for g in CONFIG_GROUPS]}
+EXPECTED = {"tasks": ["tasks"], "saes": ["saes"], "datasets": ["datasets", "unlearning_tasks"],
+            "formats": ["formats", "architectures"], "configs": [f"{g}_configs" for g in CONFIG_GROUPS]}
 
 
 def listed(capsys, *args) -> dict:
@@ -39,6 +39,9 @@ def test_each_list_section_as_json(capsys, what):
             assert data[f"{group}_configs"] == config_options(group)
     if what == "saes":
         assert {s["name"] for s in data["saes"]} == set(config_options("sae"))
+    if what == "datasets":
+        formats = {t["name"]: t["format"] for t in data["unlearning_tasks"]}
+        assert formats == {"orgllama_alchemy": "cloze", "wmdp_bio": "letter_chat", "wmdp_cyber": "letter_chat"}
 
 
 def test_list_all_json_is_the_union(capsys):
