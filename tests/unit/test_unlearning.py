@@ -287,3 +287,38 @@ def test_prepared_questions_answer_as_full_forwards_do_with_and_without_a_clamp(
         assert not torch.equal(prepared.correct(clamp), prepared.correct()) or fmt != "cloze"
     finally:
         organism.tokenizer.chat_template = None
+
+
+def test_wmdp_formats_from_local_copies_and_from_the_hub(tmp_path, monkeypatch):
+    """WMDP's question rows (question, choices, answer) and corpus rows (text), read from local copies through
+    task_overrides and from `datasets` (monkeypatched: the hub is unreachable here) with each source's subject."""
+    import datasets
+
+    rows = [{"question": "Which port does SSH use?", "choices": ["21", "22", "80", "443"], "answer": 1},
+            {"question": "What does XSS inject?", "choices": ["SQL", "script", "packets", "keys"], "answer": 1}]
+    local_q = tmp_path / "wmdp-cyber.json"
+    local_q.write_text(json.dumps(rows))
+    local_c = tmp_path / "cyber-forget.jsonl"
+    local_c.write_text("\n".join(json.dumps({"text": t}) for t in ["x" * 80, "tiny", "y" * 51]) + "\n")
+    task = load_task("wmdp_cyber", {"forget_corpus": {"path": str(local_c)},
+                                    "forget_questions": [{"path": str(local_q), "subject": "computer security"}]})
+    [q1, q2] = task_questions(task, "forget")
+    assert (q1.options, q1.answer, q1.subject) == (("21", "22", "80", "443"), 1, "computer security")
+    assert corpus_texts(task, "forget") == ["x" * 80, "y" * 51]
+
+    calls = []
+
+    def fake_load(hf_id, config, split, revision):
+        calls.append((hf_id, config, split, revision))
+        return rows if hf_id == "cais/mmlu" else [{"text": "z" * 60}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    pinned = load_task("wmdp_cyber", {"retain_corpus": {"revision": "abc123"}})
+    retain = task_questions(pinned, "retain")
+    assert len(retain) == 8 and retain[0].subject == "high school us history" and retain[-1].subject == "human aging"
+    assert corpus_texts(pinned, "retain") == ["z" * 60]
+    assert ("cais/wmdp-corpora", "cyber-retain-corpus", "train", "abc123") in calls
+    bad = load_task("wmdp_cyber", {"forget_questions": [{"path": str(tmp_path / "bad.json")}]})
+    (tmp_path / "bad.json").write_text(json.dumps([{"question": "q", "choices": ["a", "b"], "answer": 0}]))
+    with pytest.raises(DataError, match="bad.json item 0: needs `question` and 4"):
+        task_questions(bad, "forget")

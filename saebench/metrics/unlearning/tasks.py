@@ -23,7 +23,8 @@ MIN_TEXT_CHARS = 50          # SAEBench keeps corpus texts longer than 50 charac
 @dataclass(frozen=True, kw_only=True)
 class Source:
     """Where a corpus or a question set comes from: `path` (local or `asset:`) or `hf_id` (+ config, split,
-    revision); `text` is the text column of a corpus, `subject` the questions' subject line."""
+    revision); a `path` given for a hub source is a local copy and wins. `text` is the text column of a
+    corpus, `subject` the questions' subject line."""
 
     path: str | None = None
     hf_id: str | None = None
@@ -137,7 +138,7 @@ def corpus_texts(task: UnlearningTask, which: str) -> list[str]:
     """The texts of the task's `forget` or `retain` corpus longer than 50 characters (SAEBench's filter)."""
     source = task.forget_corpus if which == "forget" else task.retain_corpus
     what = f"{which}_corpus"
-    if source.hf_id:
+    if source.hf_id and not source.path:          # a local `path` (a copy of a hub dataset) wins
         rows = (r[source.text] for r in _hub(source, what))
     else:
         path = _local(source, what, task.name)
@@ -167,7 +168,7 @@ def task_questions(task: UnlearningTask, which: str) -> list[Question]:
     """The `forget` or `retain` questions, each source's subject on its questions."""
     out: list[Question] = []
     for source in task.forget_questions if which == "forget" else task.retain_questions:
-        if source.hf_id:
+        if source.hf_id and not source.path:
             rows = list(_hub(source, f"{which}_questions"))
             out += [_hub_question(r, source, i) for i, r in enumerate(rows)]
         else:
