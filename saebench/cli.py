@@ -11,7 +11,7 @@ import sys
 
 from saebench.errors import ConfigError, SaeBenchError, did_you_mean
 
-COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export", "results", "validity")
+COMMANDS = ("run", "list", "cache", "gate", "leaderboard", "export", "results", "validity", "sweep")
 CONFIG_GROUPS = ("model", "sae", "corpus", "suite", "judge")
 USAGE = """usage: saebench <command> [args]
 
@@ -33,6 +33,13 @@ commands:
                           every metric on the bundled model organism's trained SAEs vs random,
                           permuted-decoder and PCA controls (suite=validity sae=orgllama, 5 seeds);
                           writes OUTPUT/report/validity.{md,parquet} and noise.parquet
+  sweep plan [hydra overrides] [--job-size N]
+                          group (SAE x task) units into jobs by (model, hook); writes
+                          OUTPUT/sweeps/<id>/plan.json with the cost estimate from earlier runs
+  sweep run PLAN|[hydra overrides] [executor=local|local_gpus] [executor.workers=N ...]
+                          run a plan's jobs (planning first when given overrides)
+  sweep status PLAN       units done / running / failed / skipped / pending per job, with reasons
+  sweep collect PLAN      every planned unit with exactly one result (exit 1 listing those without)
   results check RESULTS... [--repair]
                           list unreadable parts (exit 1), partial units and temp files; --repair moves bad
                           parts to RESULTS/quarantine/ so their units are recomputed by the next run
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"run": _run, "list": _list, "cache": _cache, "gate": _gate, "leaderboard": _leaderboard,
-                "export": _export, "results": _results, "validity": _validity}[command](rest)
+                "export": _export, "results": _results, "validity": _validity, "sweep": _sweep}[command](rest)
     except SaeBenchError as e:
         if debug:
             raise
@@ -373,6 +380,64 @@ def _list(args: list[str]) -> int:
             if group != "sae":
                 print(f"{group} configs: {', '.join(data[f'{group}_configs'])}")
     return 0
+
+
+def _sweep(args: list[str]) -> int:
+    """`saebench sweep plan|run|status|collect` (saebench/sweeps)."""
+    actions = ("plan", "run", "status", "collect")
+    if not args or args[0] not in actions:
+        print(did_you_mean(args[0] if args else "", actions, "sweep action") if args else
+              f"usage: saebench sweep {'|'.join(actions)} ...", file=sys.stderr)
+        return 2
+    from omegaconf import OmegaConf
+
+    from saebench.sweeps.executors import execute, executor_config
+    from saebench.sweeps.plan import load_plan, plan_sweep, write_plan
+    from saebench.sweeps.status import collect, status_text
+
+    action, rest = args[0], args[1:]
+    job_size, executor, executor_overrides, overrides = 32, "local", {}, []
+    it = iter(rest)
+    for a in it:
+        if a == "--job-size":
+            job_size = int(next(it, "0"))
+        elif a.startswith("--job-size="):
+            job_size = int(a.split("=", 1)[1])
+        elif a.startswith("executor="):
+            executor = a.split("=", 1)[1]
+        elif a.startswith("executor."):
+            key, value = a.removeprefix("executor.").split("=", 1)
+            executor_overrides[key] = OmegaConf.from_dotlist([f"v={value}"]).v   # typed as hydra types it
+        else:
+            overrides.append(a)
+    planned_from_args = action in ("plan", "run") and (not overrides or "=" in overrides[0])
+    if planned_from_args:
+        plan = plan_sweep(overrides, job_size)
+        path = write_plan(plan)
+        print(plan.summary())
+        print(f"plan: {path}")
+        if action == "plan":
+            return 0
+    else:
+        if len(overrides) != 1:
+            raise ConfigError(f"saebench sweep {action} takes one plan folder (OUTPUT/sweeps/<id>), got {overrides}.")
+        plan = load_plan(overrides[0])
+    if action == "run":
+        code = execute(plan, executor_config(executor, executor_overrides))
+        print(status_text(plan))
+        return code
+    if action == "status":
+        print(status_text(plan))
+        return 0
+    missing = collect(plan)
+    n = sum(len(j.units) for j in plan.jobs)
+    if missing.empty:
+        print(f"sweep {plan.sweep_id}: all {n} planned units have exactly one result in {plan.output_dir}")
+        return 0
+    print(f"sweep {plan.sweep_id}: {len(missing)} of {n} planned units lack exactly one result "
+          f"(`saebench sweep run {plan.folder}` finishes them):")
+    print(missing.to_string(index=False))
+    return 1
 
 
 def _cache(args: list[str]) -> int:

@@ -1,0 +1,127 @@
+"""Executors: where a sweep's jobs run. Chosen with `executor=<name>` (`configs/executor/<name>.yaml`, any field
+overridable as `executor.<field>=...`).
+
+- `local`: this process, job after job (what `saebench run` does, plus job claims and the sweep's status).
+- `local_gpus`: one worker process per visible GPU (`CUDA_VISIBLE_DEVICES` set per worker); on a machine
+  without GPUs, `workers` CPU workers with `threads` torch threads each. Workers pull jobs from the plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from saebench.errors import ConfigError, UnknownNameError, did_you_mean
+from saebench.paths import config_dir
+from saebench.sweeps.jobs import pull
+from saebench.sweeps.plan import PLAN_FILE, SweepPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorConfig:
+    name: str = "local"
+    workers: int | None = None          # local_gpus: workers (default: one per visible GPU, else 1)
+    threads: int | None = None          # CPU workers: torch threads each (default: cores // workers)
+    wait: bool = True                   # local_gpus: wait for the workers (false: return once started)
+
+
+def executor_names() -> list[str]:
+    return sorted(p.stem for p in (config_dir() / "executor").glob("*.yaml"))
+
+
+def executor_config(name: str, overrides: dict | None = None) -> ExecutorConfig:
+    """`configs/executor/<name>.yaml` with `overrides` (from `executor.<field>=...`) merged over it."""
+    path = config_dir() / "executor" / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(did_you_mean(name, executor_names(), "executor"))
+    raw = {**(OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}), **(overrides or {})}
+    unknown = set(raw) - set(ExecutorConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"executor {name!r}: unknown field(s) {sorted(unknown)}; valid: "
+                          f"{sorted(ExecutorConfig.__dataclass_fields__)}.")
+    cfg = ExecutorConfig(**raw)
+    if cfg.workers is not None and cfg.workers < 1:
+        raise ConfigError(f"executor.workers must be >= 1, got {cfg.workers}.")
+    return cfg
+
+
+def visible_gpus() -> list[str]:
+    """The GPU indices this process may use (CUDA_VISIBLE_DEVICES, else every device torch sees)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g for g in env.split(",") if g.strip() and g.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def run_local(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    """This process pulls every job; returns 0."""
+    n = pull(plan, "local")
+    log.info("sweep %s: %d job(s) run in this process", plan.sweep_id, n)
+    return 0
+
+
+def worker_envs(cfg: ExecutorConfig) -> list[dict[str, str]]:
+    """One environment per worker: its GPU, or (no GPU) its CPU thread count."""
+    gpus = visible_gpus()
+    if gpus:
+        n = cfg.workers or len(gpus)
+        return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(n)]
+    n = cfg.workers or 1
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // n)
+    return [{"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+            for _ in range(n)]
+
+
+def start_workers(plan: SweepPlan, cfg: ExecutorConfig) -> list[subprocess.Popen]:
+    """Start the worker processes (each logs to `<sweep>/logs/worker<i>.log`)."""
+    logs = plan.folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i, extra in enumerate(worker_envs(cfg)):
+        env = {**os.environ, **extra}
+        out = open(logs / f"worker{i}.log", "ab")  # noqa: SIM115  (the child owns it for its lifetime)
+        procs.append(subprocess.Popen([sys.executable, "-m", "saebench.sweeps.worker", str(plan.folder / PLAN_FILE),
+                                       "--name", f"worker{i}"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                      cwd=Path.cwd()))
+        out.close()
+        log.info("worker%d started (pid %d; %s)", i, procs[-1].pid,
+                 ", ".join(f"{k}={v!r}" for k, v in extra.items()))
+    return procs
+
+
+def run_local_gpus(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    """Workers on this machine's GPUs (or CPUs); waits for them unless `wait` is false. Returns the worst exit
+    status (a worker killed by a signal counts as failed; its job is pulled again by a rerun)."""
+    procs = start_workers(plan, cfg)
+    if not cfg.wait:
+        return 0
+    codes = []
+    for p in procs:
+        while p.poll() is None:
+            time.sleep(0.5)
+        codes.append(p.returncode)
+    bad = [c for c in codes if c != 0]
+    if bad:
+        log.error("sweep %s: %d worker(s) failed (exit %s); `saebench sweep status %s` shows what is missing, "
+                  "`saebench sweep run %s` finishes it", plan.sweep_id, len(bad), bad, plan.folder, plan.folder)
+    return 1 if bad else 0
+
+
+EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus}
+
+
+def execute(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    if cfg.name not in EXECUTORS:
+        raise UnknownNameError(did_you_mean(cfg.name, sorted(EXECUTORS), "executor"))
+    return EXECUTORS[cfg.name](plan, cfg)

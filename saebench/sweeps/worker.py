@@ -1,0 +1,31 @@
+"""A sweep worker process: `python -m saebench.sweeps.worker <plan folder> [--job ID]` runs one job, or (no
+--job) pulls jobs from the plan until none is left (`jobs.pull`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from saebench.sweeps.jobs import pull, run_job
+from saebench.sweeps.plan import load_plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m saebench.sweeps.worker")
+    parser.add_argument("plan", help="the sweep folder (or its plan.json)")
+    parser.add_argument("--job", help="run this job only (default: pull jobs until none is left)")
+    parser.add_argument("--name", default="", help="the worker's name in its log lines")
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [{ns.name or 'worker'}] %(name)s: %(message)s")
+    plan = load_plan(ns.plan)
+    if ns.job:
+        run_job(plan, plan.job(ns.job))
+        return 0
+    n = pull(plan, ns.name)
+    logging.getLogger(__name__).info("no job left; ran %d", n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
