@@ -396,6 +396,8 @@ def _sweep(args: list[str]) -> int:
     from saebench.sweeps.status import collect, status_text
 
     action, rest = args[0], args[1:]
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     job_size, executor, executor_overrides, overrides = 32, "local", {}, []
     it = iter(rest)
     for a in it:

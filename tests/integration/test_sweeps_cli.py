@@ -1,0 +1,87 @@
+"""A 24-SAE sweep over three hooks of the bundled model through `saebench sweep` with two CPU workers
+(`executor=local_gpus`): one job per hook, exactly one result per planned unit; a worker killed (SIGKILL)
+in the middle of its job is finished by a resubmission without losing or duplicating a unit; `status` and
+`collect` say so throughout."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from saebench.results import read_metrics
+from saebench.sweeps.plan import load_plan
+from saebench.sweeps.status import collect, unit_states
+
+pytestmark = pytest.mark.integration
+SWEEP = ["sae=sweep_ci", "suite=demo", "~task.sparse_probing", "task.core.n_tokens=16384",
+         "task.core.n_tokens_loss=4096", "max_saes_per_group=2"]
+
+
+def cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "saebench.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    """The worker runs (the workers outlive the CLI that started them; a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def rows(out: Path) -> pd.DataFrame:
+    return read_metrics(out)
+
+
+def test_a_killed_worker_loses_nothing_and_a_resubmission_finishes(tmp_path):
+    out = tmp_path / "out"
+    planned = cli("sweep", "plan", *SWEEP, f"output_dir={out}", f"cache_dir={tmp_path / 'c'}", "--job-size", "8",
+                  cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    assert "24 units pending in 3 jobs" in planned.stdout
+    folder = Path(planned.stdout.strip().splitlines()[-1].removeprefix("plan: ")).parent
+    plan = load_plan(folder)
+    assert [j.group for j in plan.jobs] == [f"blocks.{i}.hook_resid_post" for i in (1, 2, 3)]
+
+    started = cli("sweep", "run", str(folder), "executor=local_gpus", "executor.workers=2", "executor.threads=1",
+                  "executor.wait=false", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr[-2000:]
+    pids = [int(line.split("pid ")[1].split(";")[0]) for line in started.stderr.splitlines() if "started (pid" in line]
+    assert len(pids) == 2, started.stderr[-2000:]
+    deadline = time.time() + 300
+    victim = None
+    while victim is None and time.time() < deadline:           # kill a worker once its job has written a unit
+        states = unit_states(plan)
+        running = states[states.state == "running"]
+        if (out / "metrics").exists() and len(running) and len(states[states.state == "done"]):
+            victim = pids[0]
+        time.sleep(0.2)
+    assert victim is not None, "no worker reached the middle of a job"
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.time() + 300
+    while any(alive(p) for p in pids) and time.time() < deadline:   # the other worker finishes what it can
+        time.sleep(0.2)
+    assert not any(alive(p) for p in pids)
+    status = cli("sweep", "status", str(folder), cwd=tmp_path)
+    assert status.returncode == 0 and "total" in status.stdout
+    before = unit_states(plan).state.value_counts()
+    assert before.get("done", 0) >= 1 and before.get("pending", 0) >= 1, status.stdout   # the victim's job, cut
+    assert cli("sweep", "collect", str(folder), cwd=tmp_path).returncode == 1
+
+    again = cli("sweep", "run", str(folder), "executor=local_gpus", "executor.workers=2", "executor.threads=1",
+                cwd=tmp_path)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert set(unit_states(plan).state) == {"done"}
+    assert collect(plan).empty
+    got = rows(out)
+    units = got.groupby(["sae_id", "task"]).run_id.nunique()
+    assert len(units) == 24 and (units == 1).all()
+    final = cli("sweep", "collect", str(folder), cwd=tmp_path)
+    assert final.returncode == 0 and "all 24 planned units have exactly one result" in final.stdout
