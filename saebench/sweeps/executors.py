@@ -4,6 +4,7 @@ overridable as `executor.<field>=...`).
 - `local`: this process, job after job (what `saebench run` does, plus job claims and the sweep's status).
 - `local_gpus`: one worker process per visible GPU (`CUDA_VISIBLE_DEVICES` set per worker); on a machine
   without GPUs, `workers` CPU workers with `threads` torch threads each. Workers pull jobs from the plan.
+- `slurm`: a SLURM job array through submitit (`saebench.sweeps.slurm`), submitted without blocking.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ class ExecutorConfig:
     name: str = "local"
     workers: int | None = None          # local_gpus: workers (default: one per visible GPU, else 1)
     threads: int | None = None          # CPU workers: torch threads each (default: cores // workers)
-    wait: bool = True                   # local_gpus: wait for the workers (false: return once started)
+    wait: bool = True                   # wait for the jobs (false: return once started / submitted)
+    # slurm (submitit): cluster null = SLURM when available; `local` / `debug` run without a cluster
+    cluster: str | None = None
+    partition: str | None = None
+    timeout_min: int = 240
+    gpus_per_node: int | None = 1
+    cpus_per_task: int | None = None
+    mem_gb: float | None = None
+    array_parallelism: int = 64          # array tasks running at once
+    slurm: dict | None = None            # any other sbatch option, e.g. {account: my_acct, qos: high}
 
 
 def executor_names() -> list[str]:
@@ -118,7 +128,13 @@ def run_local_gpus(plan: SweepPlan, cfg: ExecutorConfig) -> int:
     return 1 if bad else 0
 
 
-EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus}
+def run_slurm(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    from saebench.sweeps.slurm import run_slurm as submit
+
+    return submit(plan, cfg)
+
+
+EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus, "slurm": run_slurm}
 
 
 def execute(plan: SweepPlan, cfg: ExecutorConfig) -> int:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from saebench.results import read_metrics
+from saebench.sweeps.jobs import is_running
 from saebench.sweeps.plan import load_plan
 from saebench.sweeps.status import collect, unit_states
 
@@ -85,3 +86,43 @@ def test_a_killed_worker_loses_nothing_and_a_resubmission_finishes(tmp_path):
     assert len(units) == 24 and (units == 1).all()
     final = cli("sweep", "collect", str(folder), cwd=tmp_path)
     assert final.returncode == 0 and "all 24 planned units have exactly one result" in final.stdout
+
+
+def test_the_slurm_executor_through_submitit_local_with_a_killed_array_task(tmp_path):
+    """executor=slurm with submitit's local cluster: the same pickled array tasks as subprocesses; submitting
+    returns at once; one task SIGKILLed mid-job; `sweep run` again submits only the unfinished job."""
+    import json
+
+    out = tmp_path / "out"
+    common = ["executor=slurm", "executor.cluster=local", "executor.gpus_per_node=0", "executor.cpus_per_task=1"]
+    log = tmp_path / "submit.log"
+    with open(log, "w") as fh:       # not a pipe: the array tasks inherit the CLI's output and outlive it
+        code = subprocess.run([sys.executable, "-m", "saebench.cli", "sweep", "run", *SWEEP, f"output_dir={out}",
+                               f"cache_dir={tmp_path / 'c'}", "--job-size", "8", *common], cwd=tmp_path, stdout=fh,
+                              stderr=subprocess.STDOUT, timeout=300).returncode
+    text = log.read_text()
+    assert code == 0, text[-2000:]
+    folder = Path([line for line in text.splitlines() if line.startswith("plan: ")][0][6:]).parent
+    plan = load_plan(folder)
+    tasks = {r["job"]: int(r["submitit_id"]) for r in json.loads((folder / "submitted.json").read_text())}
+    assert sorted(tasks) == ["job0000", "job0001", "job0002"]
+    deadline = time.time() + 300
+    killed = False
+    while not killed and time.time() < deadline:
+        if is_running(plan, plan.job("job0000")):              # its task holds the claim: the job has begun
+            holder = json.loads((folder / "claims" / "job0000.lock").read_text())["pid"]   # the claim names it
+            os.kill(holder, signal.SIGKILL)
+            killed = True
+        time.sleep(0.05)
+    assert killed, "job0000 never started"
+    while (any(alive(p) for p in tasks.values()) or alive(holder)) and time.time() < deadline:
+        time.sleep(0.2)
+    cut = unit_states(plan)
+    assert (cut[cut.job == "job0000"].state != "done").any() and (cut[cut.job != "job0000"].state == "done").all()
+
+    again = cli("sweep", "run", str(folder), *common, "executor.wait=true", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert [r["job"] for r in json.loads((folder / "submitted.json").read_text())] == ["job0000"]
+    assert set(unit_states(plan).state) == {"done"} and collect(plan).empty
+    units = rows(out).groupby(["sae_id", "task"]).run_id.nunique()
+    assert len(units) == 24 and (units == 1).all()

@@ -1,0 +1,92 @@
+"""`executor=slurm`: a sweep's jobs as one SLURM job array through submitit (`pip install saebench[slurm]`).
+
+Submitting returns at once (the array runs on the cluster; follow it with `saebench sweep status`, finish it
+with `saebench sweep run <plan>` again, which submits only jobs that still have units missing). Each array
+task runs one job under the job's claim; on preemption or timeout submitit requeues it (`Checkpointable`),
+and the requeued task resumes: the runner skips every unit already written. `cluster: local` runs the same
+pickled jobs as local subprocesses (how it is tested without a cluster); `debug` runs them in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from saebench.atomic import atomic_write_text
+from saebench.errors import ConfigError
+from saebench.sweeps.jobs import Claim, run_job
+from saebench.sweeps.plan import SweepPlan, load_plan
+from saebench.sweeps.status import unit_states
+
+log = logging.getLogger(__name__)
+
+
+try:
+    import submitit
+    _Checkpointable = submitit.helpers.Checkpointable
+except ImportError:          # optional: executor=slurm says how to install it
+    submitit = None
+    _Checkpointable = object
+
+
+def _require_submitit() -> None:
+    if submitit is None:
+        raise ConfigError("executor=slurm needs submitit: pip install 'saebench[slurm]' (or submitit itself).")
+
+
+class SweepJob(_Checkpointable):
+    """Run one job of a plan under its claim; requeued as is on preemption or timeout (the runner resumes)."""
+
+    def __call__(self, plan_folder: str, job_id: str) -> str:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        plan = load_plan(plan_folder)
+        job = plan.job(job_id)
+        claim = Claim(plan, job)
+        if not claim.acquire():
+            return f"{job_id}: claimed by another worker; nothing done"
+        try:
+            report = run_job(plan, job)
+        except BaseException:
+            claim.release()
+            raise
+        claim.finish(report)
+        return f"{job_id}: {len(report.outcomes)} unit outcome(s), {len(report.failed)} failed"
+
+
+def unfinished_jobs(plan: SweepPlan) -> list[str]:
+    """Jobs with a unit not done (what a resubmission submits)."""
+    states = unit_states(plan)
+    return sorted(set(states.loc[states["state"] != "done", "job"]))
+
+
+def run_slurm(plan: SweepPlan, cfg) -> int:
+    """Submit the unfinished jobs as one array; with `wait`, block until they end. Returns 0, or 1 when a
+    waited-for task failed."""
+    _require_submitit()
+    jobs = unfinished_jobs(plan)
+    if not jobs:
+        log.info("sweep %s: every planned unit is done; nothing to submit", plan.sweep_id)
+        return 0
+    executor = submitit.AutoExecutor(folder=str(plan.folder / "slurm" / "%j"), cluster=cfg.cluster)
+    params = {"name": f"saebench-{plan.sweep_id}", "timeout_min": cfg.timeout_min, "gpus_per_node": cfg.gpus_per_node,
+              "cpus_per_task": cfg.cpus_per_task, "mem_gb": cfg.mem_gb,
+              "slurm_array_parallelism": cfg.array_parallelism}
+    if cfg.partition:
+        params["slurm_partition"] = cfg.partition
+    params.update({f"slurm_{k}" if not k.startswith("slurm_") else k: v for k, v in (cfg.slurm or {}).items()})
+    executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    submitted = executor.map_array(SweepJob(), [str(plan.folder)] * len(jobs), jobs)
+    record = [{"job": j, "submitit_id": s.job_id} for j, s in zip(jobs, submitted, strict=True)]
+    atomic_write_text(plan.folder / "submitted.json", json.dumps(record, indent=1))
+    log.info("sweep %s: submitted %d job(s) as an array (%s ...); `saebench sweep status %s` follows it",
+             plan.sweep_id, len(jobs), submitted[0].job_id, plan.folder)
+    if not cfg.wait:
+        return 0
+    failed = 0
+    for s in submitted:
+        try:
+            log.info("%s", s.result())
+        except Exception as e:  # noqa: BLE001  (a failed task: reported, its units stay missing for a resubmit)
+            failed += 1
+            log.error("array task %s failed: %s", s.job_id, str(e).splitlines()[-1] if str(e) else type(e).__name__)
+    return 1 if failed else 0
