@@ -51,7 +51,7 @@ def test_executor_configs_and_cpu_worker_environments(monkeypatch):
     with pytest.raises(UnknownNameError, match="local_gpus"):
         executor_config("local_gpu")
     with pytest.raises(ConfigError, match="unknown field"):
-        executor_config("local", {"partition": "gpu"})
+        executor_config("slurm", {"partitoin": "gpu"})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     envs = worker_envs(executor_config("local_gpus", {"workers": 2, "threads": 1}))
     assert envs == [{"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}] * 2
