@@ -414,7 +414,8 @@ def _sweep(args: list[str]) -> int:
             overrides.append(a)
     planned_from_args = action in ("plan", "run") and (not overrides or "=" in overrides[0])
     if planned_from_args:
-        plan = plan_sweep(overrides, job_size)
+        _refuse_secrets(overrides)
+        plan = plan_sweep(_rewrite_overrides(overrides), job_size)
         path = write_plan(plan)
         print(plan.summary())
         print(f"plan: {path}")
