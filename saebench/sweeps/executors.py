@@ -5,6 +5,7 @@ overridable as `executor.<field>=...`).
 - `local_gpus`: one worker process per visible GPU (`CUDA_VISIBLE_DEVICES` set per worker); on a machine
   without GPUs, `workers` CPU workers with `threads` torch threads each. Workers pull jobs from the plan.
 - `slurm`: a SLURM job array through submitit (`saebench.sweeps.slurm`), submitted without blocking.
+- `ray`: Ray tasks on an existing cluster or a local instance (`saebench.sweeps.ray_executor`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class ExecutorConfig:
     mem_gb: float | None = None
     array_parallelism: int = 64          # array tasks running at once
     slurm: dict | None = None            # any other sbatch option, e.g. {account: my_acct, qos: high}
+    # ray: an existing cluster's address (null: start a local instance with `workers` CPUs)
+    address: str | None = None
+    max_retries: int = 3                 # ray: reruns of a task whose worker died
 
 
 def executor_names() -> list[str]:
@@ -134,7 +138,13 @@ def run_slurm(plan: SweepPlan, cfg: ExecutorConfig) -> int:
     return submit(plan, cfg)
 
 
-EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus, "slurm": run_slurm}
+def run_ray(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    from saebench.sweeps.ray_executor import run_ray as submit
+
+    return submit(plan, cfg)
+
+
+EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus, "slurm": run_slurm, "ray": run_ray}
 
 
 def execute(plan: SweepPlan, cfg: ExecutorConfig) -> int:

@@ -107,3 +107,21 @@ def pull(plan: SweepPlan, worker: str = "") -> int:
         claim.finish(report)
         n += 1
     return n
+
+
+def run_claimed(plan_folder: str, job_id: str) -> str:
+    """Run one job under its claim (what an array task or a remote task calls); a sentence of what happened."""
+    from saebench.sweeps.plan import load_plan
+
+    plan = load_plan(plan_folder)
+    job = plan.job(job_id)
+    claim = Claim(plan, job)
+    if not claim.acquire():
+        return f"{job_id}: claimed by another worker; nothing done"
+    try:
+        report = run_job(plan, job)
+    except BaseException:
+        claim.release()
+        raise
+    claim.finish(report)
+    return f"{job_id}: {len(report.outcomes)} unit outcome(s), {len(report.failed)} failed"

@@ -14,8 +14,8 @@ import logging
 
 from saebench.atomic import atomic_write_text
 from saebench.errors import ConfigError
-from saebench.sweeps.jobs import Claim, run_job
-from saebench.sweeps.plan import SweepPlan, load_plan
+from saebench.sweeps.jobs import run_claimed
+from saebench.sweeps.plan import SweepPlan
 from saebench.sweeps.status import unit_states
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,7 @@ class SweepJob(_Checkpointable):
 
     def __call__(self, plan_folder: str, job_id: str) -> str:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        plan = load_plan(plan_folder)
-        job = plan.job(job_id)
-        claim = Claim(plan, job)
-        if not claim.acquire():
-            return f"{job_id}: claimed by another worker; nothing done"
-        try:
-            report = run_job(plan, job)
-        except BaseException:
-            claim.release()
-            raise
-        claim.finish(report)
-        return f"{job_id}: {len(report.outcomes)} unit outcome(s), {len(report.failed)} failed"
+        return run_claimed(plan_folder, job_id)
 
 
 def unfinished_jobs(plan: SweepPlan) -> list[str]:

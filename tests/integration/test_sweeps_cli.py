@@ -126,3 +126,36 @@ def test_the_slurm_executor_through_submitit_local_with_a_killed_array_task(tmp_
     assert set(unit_states(plan).state) == {"done"} and collect(plan).empty
     units = rows(out).groupby(["sae_id", "task"]).run_id.nunique()
     assert len(units) == 24 and (units == 1).all()
+
+
+def test_the_ray_executor_retries_a_task_whose_worker_was_killed(tmp_path):
+    """executor=ray on a Ray instance started by the command: the worker process running job0000 is SIGKILLed
+    mid-job, Ray reruns the task, the job resumes, and every planned unit ends with exactly one result."""
+    import json
+
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    log = tmp_path / "ray.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "saebench.cli", "sweep", "run", *SWEEP, f"output_dir={out}",
+                                 f"cache_dir={tmp_path / 'c'}", "--job-size", "8", "executor=ray",
+                                 "executor.workers=2", "executor.gpus_per_node=0"], cwd=tmp_path, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    deadline = time.time() + 600
+    folder = None
+    killed = None
+    while killed is None and time.time() < deadline and proc.poll() is None:
+        plans = list(out.glob("sweeps/*/plan.json")) if out.exists() else []
+        if plans:
+            folder = plans[0].parent
+            plan = load_plan(folder)
+            if is_running(plan, plan.job("job0000")):
+                killed = json.loads((folder / "claims" / "job0000.lock").read_text())["pid"]
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    assert killed is not None, log.read_text()[-2000:]
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    plan = load_plan(folder)
+    assert set(unit_states(plan).state) == {"done"} and collect(plan).empty
+    units = rows(out).groupby(["sae_id", "task"]).run_id.nunique()
+    assert len(units) == 24 and (units == 1).all()

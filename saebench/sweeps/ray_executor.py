@@ -1,0 +1,57 @@
+"""`executor=ray`: a sweep's jobs as Ray tasks (`pip install 'saebench[ray]'`), on an existing cluster
+(`executor.address=ray://head:10001` or `auto`) or a Ray instance started here (`address: null`).
+
+Each task runs one job under its claim with `executor.gpus_per_node` GPUs and `executor.cpus_per_task`
+CPUs (Ray sets `CUDA_VISIBLE_DEVICES` for it), so Ray's scheduler bounds how many run at once. A task whose
+worker dies is retried by Ray (`max_retries`) and resumes: the runner skips the units already written.
+Submission returns at once on an existing cluster with `wait: false`; a Ray instance started by this
+process ends with it, so then the command waits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from saebench.errors import ConfigError
+from saebench.sweeps.jobs import run_claimed
+from saebench.sweeps.plan import SweepPlan
+from saebench.sweeps.slurm import unfinished_jobs
+
+log = logging.getLogger(__name__)
+
+
+def _claimed_task(plan_folder: str, job_id: str) -> str:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    return run_claimed(plan_folder, job_id)
+
+
+def run_ray(plan: SweepPlan, cfg) -> int:
+    """Submit the unfinished jobs as Ray tasks; wait for them unless `wait` is false on an existing cluster.
+    Returns 0, or 1 when a waited-for task failed after its retries."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError("executor=ray needs ray: pip install 'saebench[ray]' (or ray itself).") from e
+    jobs = unfinished_jobs(plan)
+    if not jobs:
+        log.info("sweep %s: every planned unit is done; nothing to submit", plan.sweep_id)
+        return 0
+    started_here = cfg.address is None
+    init = {"address": cfg.address} if cfg.address else {"num_cpus": cfg.workers or None}
+    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, **init)
+    remote = ray.remote(num_gpus=cfg.gpus_per_node or 0, num_cpus=cfg.cpus_per_task or 1,
+                        max_retries=cfg.max_retries)(_claimed_task)
+    refs = [remote.remote(str(plan.folder), j) for j in jobs]
+    log.info("sweep %s: %d job(s) submitted to Ray (%s)", plan.sweep_id, len(jobs), cfg.address or "started here")
+    if not cfg.wait and not started_here:
+        return 0
+    failed = 0
+    for job, ref in zip(jobs, refs, strict=True):
+        try:
+            log.info("%s", ray.get(ref))
+        except Exception as e:  # noqa: BLE001  (a task failed after its retries: its units stay missing)
+            failed += 1
+            log.error("%s failed: %s", job, str(e).splitlines()[0] if str(e) else type(e).__name__)
+    if started_here:
+        ray.shutdown()
+    return 1 if failed else 0
