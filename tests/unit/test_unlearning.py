@@ -322,3 +322,15 @@ def test_wmdp_formats_from_local_copies_and_from_the_hub(tmp_path, monkeypatch):
     (tmp_path / "bad.json").write_text(json.dumps([{"question": "q", "choices": ["a", "b"], "answer": 0}]))
     with pytest.raises(DataError, match="bad.json item 0: needs `question` and 4"):
         task_questions(bad, "forget")
+
+
+def test_a_missing_gated_corpus_fails_before_any_model_work(tmp_path, monkeypatch):
+    from saebench.metrics.unlearning import plugin
+
+    def no_model_work(*a, **k):
+        raise AssertionError("the known-question pass ran before the corpus was checked")
+
+    monkeypatch.setattr(plugin, "prepared", no_model_work)
+    ctx = EvalContext(lm=None, hook="blocks.0.hook_resid_post", saes=[], space=None, device=torch.device("cpu"))
+    with pytest.raises(DataError, match="request access"):
+        list(evaluate_unlearning(ctx, UnlearningParams(task="wmdp_bio")))

@@ -76,12 +76,17 @@ def prepared(ctx: EvalContext, task: UnlearningTask, which: str, fmt: str) -> Pr
         task=task.identity(), which=which, format=fmt)
 
 
+def corpus(ctx: EvalContext, task: UnlearningTask, which: str) -> list[str]:
+    """The texts of the task's `forget` or `retain` corpus, once per run."""
+    return ctx.memo.get_or_compute(cache_key("unlearning_texts", task=task.identity(), which=which),
+                                   lambda: corpus_texts(task, which))
+
+
 def rows_and_activations(ctx: EvalContext, task: UnlearningTask, which: str, params: UnlearningParams, seed: int
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """The seed's token rows of one corpus and their activations at the hook (the run's activation cache, or
     computed in memory only for a gated corpus)."""
-    texts = ctx.memo.get_or_compute(cache_key("unlearning_texts", task=task.identity(), which=which),
-                                    lambda: corpus_texts(task, which))
+    texts = corpus(ctx, task, which)
     tokens = ctx.memo.get_or_compute(
         cache_key("unlearning_rows", task=task.identity(), which=which, seed=seed, n_rows=params.n_rows,
                   n_documents=params.n_documents, seq_len=params.seq_len_for(ctx.lm), model=ctx.lm.name),
@@ -109,6 +114,8 @@ def _densities(sae, ctx: EvalContext, rows: torch.Tensor, acts: torch.Tensor, pa
 def evaluate_unlearning(ctx: EvalContext, params: UnlearningParams) -> Iterator[SAEResult]:
     task = load_task(params.task, params.task_overrides.get(params.task))
     fmt = params.format or task.format
+    for which in ("forget", "retain"):     # a missing (gated) corpus fails now, not after the known-question pass
+        corpus(ctx, task, which)
     forget, retain = prepared(ctx, task, "forget", fmt), prepared(ctx, task, "retain", fmt)
     totals = {w: len(all_questions(ctx, task, w)) for w in ("forget", "retain")}
     known = {"forget": len(forget), "retain": len(retain)}
