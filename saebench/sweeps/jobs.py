@@ -64,6 +64,16 @@ class Claim:
         atomic_write_text(self.done_path, json.dumps({"run_id": report.run_id, "outcomes": counts}))
         self.release()
 
+    def run(self, plan: SweepPlan) -> RunReport:
+        """Run the claimed job; the claim is released (and the job left undone) if it raises."""
+        try:
+            report = run_job(plan, self.job)
+        except BaseException:
+            self.release()
+            raise
+        self.finish(report)
+        return report
+
     def release(self) -> None:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -99,12 +109,7 @@ def pull(plan: SweepPlan, worker: str = "") -> int:
             claim.release()
             continue
         log.info("worker %s runs %s", worker or os.getpid(), job.id)
-        try:
-            report = run_job(plan, job)
-        except BaseException:
-            claim.release()
-            raise
-        claim.finish(report)
+        claim.run(plan)
         n += 1
     return n
 
@@ -118,10 +123,5 @@ def run_claimed(plan_folder: str, job_id: str) -> str:
     claim = Claim(plan, job)
     if not claim.acquire():
         return f"{job_id}: claimed by another worker; nothing done"
-    try:
-        report = run_job(plan, job)
-    except BaseException:
-        claim.release()
-        raise
-    claim.finish(report)
+    report = claim.run(plan)
     return f"{job_id}: {len(report.outcomes)} unit outcome(s), {len(report.failed)} failed"

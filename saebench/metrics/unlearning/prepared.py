@@ -13,8 +13,8 @@ from saebench.metrics.unlearning.questions import (
     Question,
     ScoringRows,
     assemble,
+    batches_of,
     kept_positions,
-    length_batches,
     read_rows,
     scatter,
     scoring_rows,
@@ -32,7 +32,7 @@ class PreparedQuestions:
         self.lm, self.hook, self.questions = lm, hook, questions
         self.rows: ScoringRows = scoring_rows(lm.tokenizer, questions, fmt)
         self.answers = torch.tensor([q.answer for q in questions], dtype=torch.long)
-        self.order = length_batches(self.rows, batch_size)
+        self.order = batches_of(self.rows, batch_size)
         self.batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for rows in self.order:
             ids, mask, _ = padded([self.rows.rows[r] for r in rows], pad_id(lm.tokenizer))

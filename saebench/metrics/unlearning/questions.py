@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from saebench.errors import ConfigError, DataError
+from saebench.models.scoring import at_positions, length_batches, union_positions
 from saebench.torch_utils import pad_id, padded
 
 FORMATS = ("letter_chat", "letter", "cloze")
@@ -128,24 +129,22 @@ def needed_positions(sr: ScoringRows, row: int) -> list[int]:
 
 def kept_positions(sr: ScoringRows, rows: list[int]) -> torch.Tensor:
     """Sorted union of the positions `rows` read (what a batch must unembed)."""
-    return torch.tensor(sorted({p for r in rows for p in needed_positions(sr, r)}), dtype=torch.long)
+    return union_positions([needed_positions(sr, r) for r in rows])
 
 
 def read_rows(sr: ScoringRows, logits: torch.Tensor, ids: torch.Tensor, rows: list[int],
               keep: torch.Tensor | None = None) -> torch.Tensor:
     """Scores of `rows` (a batch) from its logits [B, L or K, V] (K: only the positions `keep`):
     letters [B, 4] or cloze [B]."""
-    logits = logits.float()
     out = []
     for j, r in enumerate(rows):
-        pos = torch.tensor(needed_positions(sr, r))
-        col = pos if keep is None else torch.searchsorted(keep, pos)
+        pos = needed_positions(sr, r)
+        at = at_positions(logits, j, pos, keep)
         if sr.letters is not None:
-            probs = logits[j, col[-1]].softmax(-1).cpu()
-            out.append(probs[sr.letters].amax(0))
+            out.append(at[-1].softmax(-1).cpu()[sr.letters].amax(0))
         else:
-            logp = logits[j, col.to(logits.device)].log_softmax(-1)
-            out.append(logp.gather(1, ids[j, pos + 1].to(logits.device)[:, None]).sum().cpu())
+            targets = ids[j, torch.tensor(pos) + 1].to(at.device)
+            out.append(at.log_softmax(-1).gather(1, targets[:, None]).sum().cpu())
     return torch.stack(out)
 
 
@@ -154,10 +153,9 @@ def assemble(sr: ScoringRows, per_row: torch.Tensor) -> torch.Tensor:
     return per_row.view(sr.n, len(LETTERS))
 
 
-def length_batches(sr: ScoringRows, batch_size: int) -> list[list[int]]:
-    """Row indices in batches of similar length (less padding), longest first."""
-    order = sorted(range(len(sr.rows)), key=lambda r: -len(sr.rows[r]))
-    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+def batches_of(sr: ScoringRows, batch_size: int) -> list[list[int]]:
+    """Row indices in batches of similar length (`scoring.length_batches`)."""
+    return length_batches([len(r) for r in sr.rows], batch_size)
 
 
 def scatter(sr: ScoringRows, batches: list[list[int]], scores: list[torch.Tensor]) -> torch.Tensor:
@@ -174,7 +172,7 @@ def option_scores(lm, questions: list[Question], fmt: str, order: tuple[int, ...
     """[n, 4] scores of the options as presented in `order` (position i = option order[i]); with `hook` and
     `splice` the activation there is replaced in every forward (an intervention under test)."""
     sr = scoring_rows(lm.tokenizer, questions, fmt, order)
-    batches, scores = length_batches(sr, batch_size), []
+    batches, scores = batches_of(sr, batch_size), []
     for rows in batches:
         ids, mask, _ = padded([sr.rows[r] for r in rows], pad_id(lm.tokenizer))
         keep = kept_positions(sr, rows)
