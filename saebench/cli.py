@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from saebench.errors import ConfigError, SaeBenchError, did_you_mean
 
@@ -254,29 +255,47 @@ def _compose(compose, overrides: list[str]):
 
 
 def _multirun(args: list[str]) -> int:
+    """hydra multirun through whichever launcher is selected (basic: sequential here; joblib, submitit: other
+    processes or SLURM jobs, see configs/hydra/launcher). Each job records its failed units in a file of a
+    folder under the working directory (shared with cluster jobs), so the exit status covers every job."""
+    import shutil
+    import tempfile
+
     import hydra
     from omegaconf import DictConfig
 
     from saebench.paths import config_dir
 
-    state = {"failed": 0}
+    failures = Path(tempfile.mkdtemp(prefix=".saebench-multirun-", dir=os.getcwd()))
+    os.environ[MULTIRUN_FAILURES_ENV] = str(failures)
 
     @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
     def app(cfg: DictConfig) -> None:
         from saebench.api import run_config
         from saebench.config import run_config_from_hydra
 
+        _setup_logging()
         report = run_config(run_config_from_hydra(cfg))
         _print_report(report)
-        state["failed"] += len(report.failed)
+        folder = Path(os.environ[MULTIRUN_FAILURES_ENV])
+        (folder / f"{report.run_id}.json").write_text(json.dumps({"failed": len(report.failed)}))
 
     saved_argv = sys.argv
     sys.argv = ["saebench run", *args, "hydra.output_subdir=null"]
     try:
         app()
+        reports = [json.loads(f.read_text()) for f in failures.glob("*.json")]
     finally:
         sys.argv = saved_argv
-    return 1 if state["failed"] else 0
+        os.environ.pop(MULTIRUN_FAILURES_ENV, None)
+        shutil.rmtree(failures, ignore_errors=True)
+    failed = sum(r["failed"] for r in reports)
+    if failed:
+        logging.getLogger(__name__).error("multirun: %d unit(s) failed across %d job(s)", failed, len(reports))
+    return 1 if failed else 0
+
+
+MULTIRUN_FAILURES_ENV = "SAEBENCH_MULTIRUN_FAILURES"
 
 
 def _setup_logging() -> None:

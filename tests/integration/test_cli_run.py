@@ -89,6 +89,27 @@ def test_multirun_and_dtype_override(tmp_path):
     assert 7.9 < l0 <= 8
 
 
+@pytest.mark.parametrize("launcher", ["saebench_joblib", "saebench_submitit_local"])
+def test_multirun_through_a_launcher_preset_reports_failures_from_other_processes(tmp_path, launcher):
+    """The shipped hydra launcher presets run multirun jobs in other processes (joblib workers, submitit
+    subprocesses); a job whose SAE fails to load makes the whole command exit 1, and the other job's results
+    land."""
+    narrow = ReLUSAE(torch.zeros(32, 16), torch.zeros(16, 32), torch.zeros(16), torch.zeros(32),
+                     metadata=SAEMetadata(sae_id="bad", hook="blocks.2.hook_resid_post", architecture="relu",
+                                          source="test"))
+    save_sae_lens(narrow, tmp_path / "narrow")
+    topk = Path(__file__).resolve().parents[2] / "saebench" / "assets" / "demo_saes" / "topk"
+    proc = saebench(tmp_path, "-m", f"hydra/launcher={launcher}", *SMALL,
+                    f"saes=[{{id:good,path:'{topk}'}}],[{{id:bad,path:'{tmp_path / 'narrow'}'}}]", check=False)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "multirun: 1 unit(s) failed across 2 job(s)" in proc.stdout + proc.stderr
+    manifest = read_manifest(tmp_path / "results").set_index("sae_id")
+    assert manifest.loc["good", "status"] == "ok" and manifest.loc["bad", "status"] == "error"
+    assert manifest["run_id"].nunique() == 2
+    assert set(read_metrics(tmp_path / "results").sae_id) == {"good"}
+    assert not list(tmp_path.glob(".saebench-multirun-*"))      # the failure records are cleaned up
+
+
 def test_a_bad_sae_is_a_manifest_error_and_the_rest_still_runs(tmp_path):
     narrow = ReLUSAE(torch.zeros(32, 16), torch.zeros(16, 32), torch.zeros(16), torch.zeros(32),
                      metadata=SAEMetadata(sae_id="bad", hook="blocks.2.hook_resid_post", architecture="relu",
