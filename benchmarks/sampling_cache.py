@@ -99,7 +99,7 @@ def timed_run(lm, saes, folder, n_tokens: int) -> tuple[float, float]:
     params = AutoInterpParams(n_tokens=n_tokens)
     start = time.perf_counter()
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
-    _sample_group(ctx, params, tokens, ctx.special_mask(tokens))
+    _sample_group(ctx, ctx.saes, params, tokens, ctx.special_mask(tokens))
     return absorption, time.perf_counter() - start
 
 

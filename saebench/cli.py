@@ -318,8 +318,10 @@ def _print_report(report) -> None:
     if not table.empty:
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             print(table.to_string())
-    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "partial", "cached", "skipped", "error")}
+    counts = {s: sum(o.status == s for o in report.outcomes)
+              for s in ("ok", "partial", "staged", "cached", "skipped", "error")}
     partial = f"{counts['partial']} partial, " if counts["partial"] else ""
+    partial += f"{counts['staged']} staged for the judge, " if counts["staged"] else ""
     print(f"\nrun {report.run_id}: {counts['ok']} unit(s) computed, {partial}{counts['cached']} already present, "
           f"{counts['skipped']} skipped, {counts['error']} failed. Results: {report.output_dir}/metrics "
           "(saebench.results.read_metrics)")

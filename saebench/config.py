@@ -26,6 +26,13 @@ class ModelConfig:
     trust_remote_code: bool = False
 
 
+JUDGE_STAGES = {
+    "inline": "sample on the device, then judge, in one unit (the default)",
+    "sample": "only the device work; it is saved in the cache and the unit gets a 'staged' row",
+    "judge": "only the judge work, from what a sample stage saved (no LM forward pass; CPU is enough)",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     model: ModelConfig
@@ -43,8 +50,12 @@ class RunConfig:
     activation_cache: str = "disk"
     judge: dict[str, Any] | None = None      # configs/judge: the auto-interp LLM backend (no secrets)
     threads: int | None = None               # torch CPU threads; None: torch's choice (see torch_utils.set_threads)
+    judge_stage: str = "inline"              # tasks with a judge: inline | sample | judge (see JUDGE_STAGES)
 
     def __post_init__(self) -> None:
+        if self.judge_stage not in JUDGE_STAGES:
+            raise ConfigError(f"judge_stage must be one of {sorted(JUDGE_STAGES)}, got {self.judge_stage!r}: "
+                              + "; ".join(f"{k}: {v}" for k, v in JUDGE_STAGES.items()) + ".")
         if self.activation_cache not in ("disk", "memory"):
             raise ConfigError(f"activation_cache must be 'disk' or 'memory', got {self.activation_cache!r}.")
         if self.max_saes_per_group < 1:
@@ -61,7 +72,7 @@ class RunConfig:
 
 
 _RUN_KEYS = {"model", "corpus", "saes", "task", "device", "dtype", "seed", "output_dir", "force", "fail_fast",
-             "max_saes_per_group", "cache_dir", "activation_cache", "judge", "threads"}
+             "max_saes_per_group", "cache_dir", "activation_cache", "judge", "threads", "judge_stage"}
 
 
 def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -102,6 +113,7 @@ def run_config_from_hydra(cfg: DictConfig) -> RunConfig:
         activation_cache=str(top.get("activation_cache", "disk")),
         judge=top.get("judge"),
         threads=_checked(top, "threads"),
+        judge_stage=str(top.get("judge_stage", "inline")),
     )
 
 

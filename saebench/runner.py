@@ -165,7 +165,7 @@ def check_inputs(rc: RunConfig, tasks: list[PlannedTask]) -> None:
         missing = getattr(t.params, "missing_files", None)
         problems += [f"task {t.name}: {m}" for m in (missing() if missing else [])]
     judged = [t.name for t in tasks if t.info.needs.judge]
-    if judged:
+    if judged and rc.judge_stage != "sample":          # the sample stage sends nothing to the judge
         from saebench.judge import Judge, JudgeConfig, JudgeError
 
         config = JudgeConfig.from_dict(rc.judge)
@@ -228,8 +228,9 @@ class _Run:
     # ----- failures --------------------------------------------------------------------------------
     def record(self, sae_id: str, units_or_tasks, status: str, reason: str, tb: str = "", duration: float = 0.0,
                fingerprint: str | None = None, info: dict | None = None) -> None:
-        """Manifest rows (error | skipped) for an SAE's units; `fail_fast` turns an error into an exception."""
-        (log.error if status == "error" else log.warning)("%s: %s", sae_id, reason)
+        """Manifest rows (error | skipped | staged) for an SAE's units; `fail_fast` turns an error into an
+        exception."""
+        {"error": log.error, "staged": log.info}.get(status, log.warning)("%s: %s", sae_id, reason)
         for u in units_or_tasks:
             task = u.task if isinstance(u, Unit) else u
             fp = u.sae_fingerprint if isinstance(u, Unit) else fingerprint
@@ -426,7 +427,7 @@ def execute(state: _Run, plans: list[PlannedSAE]) -> None:
                 ctx = EvalContext(lm=state.lm, hook=hook, saes=[p.sae for p in todo],
                                   space=state.lm.activation_space(centred), device=state.device, services=services,
                                   needs=t.info.needs, task=t.name, seed=rc.seed, batch_size=rc.model.batch_size,
-                                  output_hook=output_hook)
+                                  output_hook=output_hook, judge_stage=rc.judge_stage)
                 run_chunk(state, ctx, t, {p.sae_id: p for p in todo}, common)
         finally:
             _release(state, planned)    # every SAE of the chunk, including those that failed on the way
@@ -502,7 +503,7 @@ def run_chunk(state: _Run, ctx: EvalContext, t: PlannedTask, by_id: dict[str, Pl
             except ValueError as e:
                 state.record(result.sae_id, [unit_of[result.sae_id]], "error", str(e), "", duration)
                 continue
-            if result.status in ("error", "skipped"):
+            if result.status in ("error", "skipped", "staged"):
                 state.record(result.sae_id, [unit_of[result.sae_id]], result.status, result.reason, "", duration,
                              info=result.info)
                 continue

@@ -19,6 +19,7 @@ class FakeOpenAI:
         self.script = script
         self.models = None if models is None else list(models)
         self.requests: list[dict] = []
+        self.arrived: list[float] = []       # time.monotonic() of each POST, in arrival order
         self.auth_headers: list[str] = []
         self._lock = threading.Lock()
         owner = self
@@ -36,6 +37,7 @@ class FakeOpenAI:
             def do_POST(self):  # noqa: N802 (http.server API)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with owner._lock:
+                    owner.arrived.append(time.monotonic())
                     owner.requests.append(body)
                     owner.auth_headers.append(self.headers.get("Authorization", ""))
                     number = len(owner.requests)

@@ -1,7 +1,8 @@
 """The LLM judge: any OpenAI-compatible chat-completions endpoint through the real `openai` client.
 
-- Concurrency-limited async requests, timeouts, retry with exponential backoff on 429 / 5xx / connection
-  errors; temperature 0 by default.
+- Concurrency-limited async requests, an optional rate limit (`requests_per_minute`: request starts, retries
+  included, spaced at least 60 / rpm seconds apart in this process), timeouts, retry with exponential backoff
+  on 429 / 5xx / connection errors; temperature 0 by default.
 - Response cache on disk keyed by (endpoint, model, full messages, sampling params): a rerun with the
   same inputs makes no request and returns identical text. Only replies that parse are stored, so a
   malformed answer is never replayed as if it were one.
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ class JudgeConfig:
     api_key_env: str | None = "OPENAI_API_KEY"
     temperature: float = 0.0
     concurrency: int = 8
+    requests_per_minute: float | None = None   # this process's request starts per minute (None: no limit)
     timeout_s: float = 60.0
     max_retries: int = 5
     backoff_s: float = 1.0
@@ -76,6 +79,9 @@ class JudgeConfig:
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0:
             raise ConfigError(f"judge: concurrency >= 1, max_retries >= 0 and timeout_s > 0 are required, got "
                               f"{self.concurrency}, {self.max_retries}, {self.timeout_s}.")
+        if self.requests_per_minute is not None and not self.requests_per_minute > 0:
+            raise ConfigError(f"judge.requests_per_minute must be > 0 or null (no limit), got "
+                              f"{self.requests_per_minute}.")
         if self.max_consecutive_failures < 1:
             raise ConfigError(f"judge.max_consecutive_failures must be >= 1, got {self.max_consecutive_failures}.")
         if self.deadline_s is not None and self.deadline_s <= 0:
@@ -149,6 +155,7 @@ class Judge:
         self.reserved_cost = 0.0
         self.consecutive_failures = 0
         self.down_reason: str | None = None
+        self._next_start = 0.0          # time.monotonic() before which no request may start (rate limit)
         self.start_session()
 
     def start_session(self) -> None:
@@ -301,6 +308,8 @@ class Judge:
         client = self._client_or_make()
         for attempt in range(self.config.max_retries + 1):
             self._raise_if_down()
+            await self._pace()
+            self._raise_if_down()
             try:
                 resp = await client.chat.completions.create(model=self.config.model, messages=messages,
                                                             temperature=self.config.temperature,
@@ -330,6 +339,18 @@ class Judge:
             log.info("judge: %s, retrying in %.1f s (attempt %d)", type(retryable).__name__, delay, attempt + 1)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    async def _pace(self) -> None:
+        """Wait for this request's slot under `requests_per_minute` (slots are handed out in call order; the
+        event loop is single-threaded, so taking one needs no lock)."""
+        rpm = self.config.requests_per_minute
+        if not rpm:
+            return
+        now = time.monotonic()
+        start = max(now, self._next_start)
+        self._next_start = start + 60.0 / rpm
+        if start > now:
+            await asyncio.sleep(start - now)
 
     def check(self) -> None:
         """Key present, endpoint reachable, model listed (JudgeError / ConfigError otherwise). An endpoint

@@ -40,6 +40,7 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 16
     output_hook: str | None = None   # transcoders: the hook the SAEs reconstruct (None: `hook` itself)
+    judge_stage: str = "inline"      # judge plugins: inline | sample (stage the device work) | judge (judge it)
 
     def _need(self, name: str):
         if not getattr(self.needs, name):

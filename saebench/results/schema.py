@@ -97,7 +97,7 @@ def file_schema(schema: pa.Schema) -> pa.Schema:
     return schema.remove(schema.get_field_index(PARTITION_COLUMN))
 
 
-STATUSES = ("ok", "partial", "error", "skipped")
+STATUSES = ("ok", "partial", "error", "skipped", "staged")     # staged: see SAEResult.status
 # Key that identifies a completed unit for resume: a rerun skips units already present.
 # Model, revision and the SAE's weight fingerprint are part of it: replacing the files behind an id, or
 # changing the model, recomputes instead of reusing old rows.

@@ -99,11 +99,13 @@ class SAEResult:
     # a judge budget ran out) and a rerun computes it again (cached work is reused). 'error': nothing is
     # written; `reason` says why (e.g. most latents' judge requests failed). 'skipped': the plugin cannot score
     # this SAE on this model (e.g. the model knows too little of RAVEL's world); a manifest row with the reason.
+    # 'staged': the device part is done and saved for a later stage (`judge_stage=sample`); a manifest row.
     status: str = "ok"
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in ("ok", "partial", "error", "skipped"):
-            raise ValueError(f"SAEResult.status must be 'ok', 'partial', 'error' or 'skipped', got {self.status!r}")
+        if self.status not in ("ok", "partial", "error", "skipped", "staged"):
+            raise ValueError(f"SAEResult.status must be 'ok', 'partial', 'error', 'skipped' or 'staged', got "
+                             f"{self.status!r}")
         if self.status != "ok" and not self.reason:
             raise ValueError(f"SAEResult for {self.sae_id!r} has status {self.status!r} but no reason")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -87,3 +88,61 @@ def test_autointerp_through_the_cli(tmp_path):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in first.stdout + first.stderr + again.stdout + budget.stdout + budget.stderr
+
+
+def steady(messages, n):
+    """A deterministic judge (no 429, nothing malformed): same prompts, same answers."""
+    if kind(messages) == "generation":
+        return 200, "This neuron activates on common story words."
+    return 200, ", ".join(str(i + 1) for i in range(0, len(excerpts(messages)), 2)) or "None"
+
+
+def activation_files(cache):
+    return sorted(p for p in cache.rglob("*") if p.is_file() and "corpus_rows" in p.parts)   # LM activations
+
+
+def test_judge_stages_split_the_device_work_from_the_judge_work(tmp_path):
+    """judge_stage=sample needs no judge (its endpoint is down) and writes 'staged' rows; judge_stage=judge on
+    the CPU judges the staged material without an LM forward pass and gives exactly the inline run's values
+    from exactly the inline run's prompts; judging with nothing staged is a clear error per SAE."""
+    down = "judge.base_url=http://127.0.0.1:9/v1"                # nothing listens there
+    sampled = run(tmp_path, _NoServer(), down, f"output_dir={tmp_path / 'staged'}", "judge_stage=sample")
+    assert sampled.returncode == 0, sampled.stdout + sampled.stderr
+    assert "2 staged for the judge" in sampled.stdout
+    manifest = read_manifest(tmp_path / "staged")
+    assert set(manifest.status) == {"staged"} and manifest.reason.str.contains("staged for the judge pool").all()
+    assert not (tmp_path / "staged" / "metrics").exists() or read_metrics(tmp_path / "staged").empty
+    before = activation_files(tmp_path / "cache")
+    assert before and len(list((tmp_path / "cache" / "autointerp").glob("*.json"))) == 2
+
+    judge_cache = tmp_path / "judge_node_cache"          # what a judge node has: the staged material only
+    shutil.copytree(tmp_path / "cache" / "autointerp", judge_cache / "autointerp")
+    with FakeOpenAI(steady) as server:
+        judged = run(tmp_path, server, f"output_dir={tmp_path / 'staged'}", "judge_stage=judge", "device=cpu",
+                     f"cache_dir={judge_cache}")
+        assert judged.returncode == 0, judged.stdout + judged.stderr
+        staged_prompts = sorted(json.dumps(r["messages"]) for r in server.requests)
+    assert not activation_files(judge_cache)            # no LM pass (it would have stored the corpus activations)
+    manifest = read_manifest(tmp_path / "staged").sort_values("created_at")
+    assert list(manifest.groupby("sae_id").status.last()) == ["ok", "ok"]
+
+    with FakeOpenAI(steady) as server:
+        inline = run(tmp_path, server, f"output_dir={tmp_path / 'inline'}", f"cache_dir={tmp_path / 'cache_inline'}")
+        assert inline.returncode == 0, inline.stdout + inline.stderr
+        inline_prompts = sorted(json.dumps(r["messages"]) for r in server.requests)
+    assert staged_prompts == inline_prompts
+    a = read_metrics(tmp_path / "staged").pivot_table(index="sae_id", columns="metric", values="value")
+    b = read_metrics(tmp_path / "inline").pivot_table(index="sae_id", columns="metric", values="value")
+    pd.testing.assert_frame_equal(a, b)
+
+    with FakeOpenAI(steady) as server:
+        nothing = run(tmp_path, server, f"output_dir={tmp_path / 'unstaged'}", f"cache_dir={tmp_path / 'empty'}",
+                      "judge_stage=judge")
+        assert not server.requests
+    assert nothing.returncode == 1
+    manifest = read_manifest(tmp_path / "unstaged")
+    assert set(manifest.status) == {"error"} and manifest.reason.str.contains("nothing is staged").all()
+
+
+class _NoServer:
+    base_url = "http://127.0.0.1:9/v1"

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from saebench.errors import ConfigError
 from saebench.judge import BudgetExhausted, Judge, JudgeConfig, JudgeError
-from saebench.metrics.autointerp.plugin import AutoInterpParams, _score_latent
+from saebench.metrics.autointerp.plugin import AutoInterpParams, _latent_material, _score_all, _score_latent
 from saebench.metrics.autointerp.prompts import MalformedReply, parse_explanation, parse_numbers
 from saebench.metrics.autointerp.sampling import collect_records
 from tests.openai_server import FakeOpenAI, excerpts, kind
@@ -168,8 +169,8 @@ def test_perfect_explanations_score_one_and_random_answers_score_chance(tmp_path
 
             async def go():
                 sem = asyncio.Semaphore(4)
-                return await asyncio.gather(*[_score_latent(judge, sem, r, tokens, tok, params,
-                                                            np.random.default_rng(r.latent)) for r in records])
+                return await asyncio.gather(*[_score_latent(judge, sem, _latent_material(
+                    r, tokens, tok, params, np.random.default_rng(r.latent)), params) for r in records])
             return asyncio.run(go())
 
     good = run(perfect, "perfect")
@@ -190,8 +191,8 @@ def test_malformed_reply_is_a_counted_failure(tmp_path, monkeypatch):
     params = AutoInterpParams(n_latents=3, n_tokens=8000, context_size=40)
     with FakeOpenAI(nonsense) as server:
         judge = judge_for(server, tmp_path, monkeypatch)
-        out = asyncio.run(_score_latent(judge, asyncio.Semaphore(2), records[0], tokens, tok, params,
-                                        np.random.default_rng(0)))
+        material = _latent_material(records[0], tokens, tok, params, np.random.default_rng(0))
+        out = asyncio.run(_score_latent(judge, asyncio.Semaphore(2), material, params))
     assert out.status == "malformed" and np.isnan(out.detection) and "[malformed]" in out.log
 
 
@@ -221,9 +222,11 @@ def good_script(messages, n):
 
 def score_unit(judge, records, tokens, tok, params):
     """What evaluate_autointerp does for one SAE: score every latent, then the unit's status."""
-    from saebench.metrics.autointerp.plugin import _score_all, unit_status
+    from saebench.metrics.autointerp.plugin import unit_status
 
-    outcomes = asyncio.run(_score_all(judge, records, tokens, tok, params))
+    materials = [_latent_material(r, tokens, tok, params, np.random.default_rng([params.seed, r.latent]))
+                 for r in records]
+    outcomes = asyncio.run(_score_all(judge, materials, params))
     return outcomes, unit_status(outcomes, params, judge.down_reason)
 
 
@@ -348,3 +351,58 @@ def test_the_judge_check_names_what_is_wrong(tmp_path, monkeypatch):
     dead = Judge(JudgeConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key_env=None), None)
     with pytest.raises(JudgeError, match="unreachable.*start the server"):
         dead.check()
+
+
+# ----- rate limit and staged material (issue 20: the judge as its own pool) -----------------------------------
+def test_requests_per_minute_spaces_request_starts_retries_included(tmp_path, monkeypatch):
+    def once_limited(messages, n):
+        return (429, "slow down") if n == 1 else (200, "fine")
+
+    async def burst(judge, n):
+        sem = asyncio.Semaphore(8)
+        return await asyncio.gather(*[judge.complete([{"role": "user", "content": f"q{i}"}], 5, sem)
+                                      for i in range(n)])
+
+    with FakeOpenAI(once_limited) as server:
+        free = judge_for(server, tmp_path / "free", monkeypatch, concurrency=8)
+        asyncio.run(burst(free, 6))
+        unpaced = np.diff(server.arrived)
+    with FakeOpenAI(once_limited) as server:
+        paced = judge_for(server, tmp_path / "paced", monkeypatch, concurrency=8, requests_per_minute=300)
+        asyncio.run(burst(paced, 6))
+        gaps = np.diff(server.arrived)
+    assert len(server.arrived) == 7                      # 6 requests + the retried 429, all paced
+    assert gaps.min() > 0.15 and server.arrived[-1] - server.arrived[0] > 6 * 0.2 - 0.05   # 60 / 300 = 0.2 s
+    assert unpaced.max() < 0.15                          # without the limit they start together
+    with pytest.raises(ConfigError, match="requests_per_minute must be > 0"):
+        JudgeConfig(requests_per_minute=0)
+
+
+def test_staged_material_round_trips_and_scores_like_the_records(tmp_path, monkeypatch):
+    """A latent's material saved and read back gives the same prompts, hence the same requests and scores."""
+    from saebench.metrics.autointerp.staging import MaterialStore, SAEMaterial
+
+    tok, tokens, records, _ = planted_records(n_latents=4)
+    params = AutoInterpParams(n_latents=4, n_tokens=8000, context_size=40)
+    materials = [_latent_material(r, tokens, tok, params, np.random.default_rng([params.seed, r.latent]))
+                 for r in records]
+    store = MaterialStore(tmp_path / "cache")
+    store.save("k", SAEMaterial("sae", 0.25, materials))
+    back = store.load("k")
+    assert back == SAEMaterial("sae", 0.25, materials)
+    assert all(m.generation and len(m.active) == len(m.detection_texts) for m in back.latents)
+    store.path("bad").write_text("{not json")
+    assert store.load("bad") is None and store.load("absent") is None
+
+    def scripted(messages, n):
+        return (200, "This neuron activates on Lily.") if kind(messages) == "generation" else (200, "1, 3")
+
+    sent = []
+    for sub, latents in (("direct", materials), ("staged", back.latents)):
+        with FakeOpenAI(scripted) as server:
+            judge = judge_for(server, tmp_path / sub, monkeypatch)
+            outcomes = asyncio.run(_score_all(judge, latents, params))
+            sent.append(sorted(json.dumps(r["messages"]) for r in server.requests))
+        assert {o.status for o in outcomes} == {"scored"}
+    assert sent[0] == sent[1] and len(sent[0]) == 4 * 3
+

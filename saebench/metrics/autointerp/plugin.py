@@ -31,6 +31,7 @@ from saebench.metrics.autointerp.prompts import (
     render,
 )
 from saebench.metrics.autointerp.sampling import LatentRecord, RecordCollector, Window
+from saebench.metrics.autointerp.staging import LatentMaterial, MaterialStore, SAEMaterial, material_key, rows_digest
 from saebench.metrics.registry import register_plugin
 
 log = logging.getLogger(__name__)
@@ -112,12 +113,12 @@ def _token_strings(tokenizer, ids: list[int]) -> list[str]:
     return out
 
 
-def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tensor, special: torch.Tensor
-                  ) -> list[tuple[list[LatentRecord], np.ndarray]]:
-    """One pass over the corpus for the whole group: its LM activations (cached across runs), every SAE
-    encodes each batch."""
+def _sample_group(ctx: EvalContext, saes: list, params: AutoInterpParams, tokens: torch.Tensor,
+                  special: torch.Tensor) -> list[tuple[list[LatentRecord], np.ndarray]]:
+    """One pass over the corpus for the group's SAEs to sample: its LM activations (cached across runs), every
+    SAE encodes each batch."""
     collectors = []
-    for sae in ctx.saes:
+    for sae in saes:
         rng = np.random.default_rng(params.seed)
         candidates = sorted(rng.choice(sae.d_sae, size=min(sae.d_sae, 2 * params.n_latents), replace=False).tolist())
         collectors.append(RecordCollector(len(tokens), params.context_size, candidates,
@@ -126,13 +127,13 @@ def _sample_group(ctx: EvalContext, params: AutoInterpParams, tokens: torch.Tens
                                           params.buffer, params.seed))
     corpus = ctx.corpus_activations(tokens)    # the LM pass, once across runs (activation cache)
     starts = range(0, len(tokens), ctx.batch_size)
-    for start in tqdm(starts, desc=f"autointerp sampling ({len(ctx.saes)} SAEs)", unit="batch", leave=False,
+    for start in tqdm(starts, desc=f"autointerp sampling ({len(saes)} SAEs)", unit="batch", leave=False,
                       disable=None):
         stop = min(start + ctx.batch_size, len(tokens))
         x = ctx.space.to_sae(corpus[start:stop].to(ctx.device))
         keep = ~special[start:stop].to(x.device)
         kept = int(keep.sum())
-        for sae, collector in zip(ctx.saes, collectors, strict=True):
+        for sae, collector in zip(saes, collectors, strict=True):
             collector.add(start, sae.encode(x.to(sae.W_dec.dtype)) * keep[..., None], kept)
     out = []
     for c in collectors:
@@ -151,10 +152,12 @@ def _windows_text(tokenizer, tokens: torch.Tensor, windows: list[Window], buffer
     return texts
 
 
-def _latent_requests(rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams, rng: np.random.Generator):
-    """The latent's three requests as (messages, max_tokens, parse): generation, then detection and fuzzing
-    as functions of the explanation; plus what scoring needs. Every random draw happens here, in a fixed
-    order, so the prompts do not depend on when (or whether) the judge answers."""
+def _latent_material(rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams,
+                     rng: np.random.Generator) -> LatentMaterial:
+    """The latent's judge inputs as text (`staging.LatentMaterial`). Every random draw happens here, in a fixed
+    order, so the prompts do not depend on when (or whether, or where) the judge answers."""
+    if not rec.top:
+        return LatentMaterial(rec.latent, rec.density)
     b = params.buffer
     threshold = params.act_threshold_frac * max(w.max for w in rec.top)
     top = [rec.top[i] for i in rng.permutation(len(rec.top))]
@@ -165,21 +168,28 @@ def _latent_requests(rec: LatentRecord, tokens, tokenizer, params: AutoInterpPar
     scoring_all = scoring + rec.random[:params.n_random_scoring]
     order = rng.permutation(len(scoring_all))
     shown = [scoring_all[i] for i in order]
-    active = [w.max > threshold for w in shown]
     gen_msgs = generation_messages(_windows_text(tokenizer, tokens, gen, b, threshold, True))
     example = ", ".join(str(i) for i in sorted(rng.choice(np.arange(1, len(shown) + 1), size=min(3, len(shown)),
                                                           replace=False)))
-    det_texts = _windows_text(tokenizer, tokens, shown, b, threshold, False)
     fuzz_windows, fuzz_truth = _fuzzing_examples(scoring, threshold, rng)
     fuzz_texts = [render(_token_strings(tokenizer, tokens[w.row, w.centre - b:w.centre + b + 1].tolist()), m)
                   for w, m in fuzz_windows]
-    n_det, n_fuzz = len(shown), len(fuzz_texts)
-    generation = (gen_msgs, params.max_tokens_explanation, parse_explanation)
-    detection = lambda e: (detection_messages(e, det_texts, example), 5 * n_det + 10,  # noqa: E731
+    return LatentMaterial(rec.latent, rec.density, generation=gen_msgs,
+                          detection_texts=_windows_text(tokenizer, tokens, shown, b, threshold, False),
+                          example=example, active=[bool(w.max > threshold) for w in shown],
+                          fuzzing_texts=fuzz_texts, fuzzing_truth=[bool(t) for t in fuzz_truth])
+
+
+def _latent_requests(mat: LatentMaterial, params: AutoInterpParams):
+    """The latent's requests as (messages, max_tokens, parse): generation, then detection and fuzzing as
+    functions of the explanation (fuzzing None when no excerpt could be marked)."""
+    n_det, n_fuzz = len(mat.detection_texts), len(mat.fuzzing_texts)
+    generation = (mat.generation, params.max_tokens_explanation, parse_explanation)
+    detection = lambda e: (detection_messages(e, mat.detection_texts, mat.example), 5 * n_det + 10,  # noqa: E731
                            lambda r: parse_numbers(r, n_det))
-    fuzzing = None if not fuzz_texts else (lambda e: (fuzzing_messages(e, fuzz_texts, example), 5 * n_fuzz + 10,
-                                                      lambda r: parse_numbers(r, n_fuzz)))
-    return generation, detection, fuzzing, active, fuzz_truth
+    fuzzing = None if not n_fuzz else (lambda e: (fuzzing_messages(e, mat.fuzzing_texts, mat.example),
+                                                  5 * n_fuzz + 10, lambda r: parse_numbers(r, n_fuzz)))
+    return generation, detection, fuzzing
 
 
 def _plan_budget(judge: Judge, params: AutoInterpParams, generation, detection, fuzzing) -> tuple[int, float]:
@@ -197,14 +207,14 @@ def _plan_budget(judge: Judge, params: AutoInterpParams, generation, detection, 
     return len(needed), sum(cfg.worst_case_cost(m, t) for m, t, _ in needed)
 
 
-async def _score_latent(judge: Judge, sem, rec: LatentRecord, tokens, tokenizer, params: AutoInterpParams,
-                        rng: np.random.Generator) -> LatentOutcome:
+async def _score_latent(judge: Judge, sem, mat: LatentMaterial, params: AutoInterpParams) -> LatentOutcome:
     """Explain and score one latent. The judge budget for all its requests is reserved before the first is
     sent (a latent is scored whole or not started); replies that do not parse are counted, never cached."""
-    out = LatentOutcome(rec.latent, rec.density, "no_examples")
-    if not rec.top:
+    out = LatentOutcome(mat.latent, mat.density, "no_examples")
+    if not mat.has_examples:
         return out
-    generation, detection, fuzzing, active, fuzz_truth = _latent_requests(rec, tokens, tokenizer, params, rng)
+    generation, detection, fuzzing = _latent_requests(mat, params)
+    active, fuzz_truth = mat.active, mat.fuzzing_truth
     logs = [f"[generation prompt]\n{generation[0][-1]['content']}"]
     reservation = None
     try:
@@ -271,30 +281,55 @@ def _fuzzing_examples(windows: list[Window], threshold: float, rng: np.random.Ge
                  description="LLM explanations of latents, scored by detection and fuzzing (OpenAI-compatible judge).")
 @torch.no_grad()
 def evaluate_autointerp(ctx: EvalContext, params: AutoInterpParams) -> Iterator[SAEResult]:
-    judge = ctx.judge
+    """Sample (device work, staged on disk), then judge. `ctx.judge_stage` 'sample' stops after staging (a
+    'staged' row per SAE), 'judge' only judges staged material (an SAE without it is an error), 'inline' does
+    both, skipping the device pass for SAEs already staged."""
     tokens = ctx.tokens(params.n_rows, params.context_size, params.prepend_bos)
-    special = ctx.special_mask(tokens)
-    sampled = _sample_group(ctx, params, tokens, special)
-    for sae, (records, counts) in zip(ctx.saes, sampled, strict=True):
-        dead = counts <= params.dead_threshold
-        live = [r for r in records if not dead[r.latent]][:params.n_latents]
-        before = judge.usage.as_dict()
-        outcomes = asyncio.run(_score_all(judge, live, tokens, ctx.lm.tokenizer, params))
-        used = {k: judge.usage.as_dict()[k] - before[k] for k in before}
-        yield _result(sae.metadata.sae_id, outcomes, float(dead.mean()), used, params, judge.down_reason)
+    store = MaterialStore(ctx.services.root)
+    rows = rows_digest(tokens)
+    keys = {sae.metadata.sae_id: material_key(ctx.lm, ctx.hook, rows, params, sae) for sae in ctx.saes}
+    staged = {sae_id: store.load(key) for sae_id, key in keys.items()}
+    missing = [sae for sae in ctx.saes if staged[sae.metadata.sae_id] is None]
+    if missing and ctx.judge_stage != "judge":
+        sampled = _sample_group(ctx, missing, params, tokens, ctx.special_mask(tokens))
+        for sae, (records, counts) in zip(missing, sampled, strict=True):
+            sae_id = sae.metadata.sae_id
+            dead = counts <= params.dead_threshold
+            live = [r for r in records if not dead[r.latent]][:params.n_latents]
+            latents = [_latent_material(r, tokens, ctx.lm.tokenizer, params,
+                                        np.random.default_rng([params.seed, r.latent])) for r in live]
+            staged[sae_id] = SAEMaterial(sae_id, float(dead.mean()), latents)
+            store.save(keys[sae_id], staged[sae_id])
+    for sae in ctx.saes:
+        sae_id = sae.metadata.sae_id
+        material = staged[sae_id]
+        if material is None:
+            yield SAEResult(sae_id, [], status="error", reason=(
+                f"judge_stage=judge but nothing is staged for this SAE under {store.path(keys[sae_id])}: run its "
+                "sample stage first (the sweep's device job, or judge_stage=sample) with the same parameters, "
+                "model and cache_dir"))
+        elif ctx.judge_stage == "sample":
+            yield SAEResult(sae_id, [], status="staged", reason=(
+                f"sampled {len(material.latents)} latents; the judge work is staged for the judge pool "
+                f"({store.path(keys[sae_id]).name})"))
+        else:
+            judge = ctx.judge
+            before = judge.usage.as_dict()
+            outcomes = asyncio.run(_score_all(judge, material.latents, params))
+            used = {k: judge.usage.as_dict()[k] - before[k] for k in before}
+            yield _result(sae_id, outcomes, material.frac_dead, used, params, judge.down_reason)
 
 
-async def _score_all(judge: Judge, records: list[LatentRecord], tokens, tokenizer, params) -> list[LatentOutcome]:
+async def _score_all(judge: Judge, records: list[LatentMaterial], params) -> list[LatentOutcome]:
     """Score every latent concurrently; stop early when the judge's circuit breaker trips or the unit's
     deadline (`judge.deadline_s`) passes (latents not finished by then are 'deadline')."""
     sem = asyncio.Semaphore(judge.config.concurrency)       # requests in flight
     started = asyncio.Semaphore(judge.config.concurrency)   # latents in flight: they finish in order, so a
     judge.start_session()                                   # deadline or a budget keeps whole latents
 
-    async def one(rec: LatentRecord) -> LatentOutcome:
+    async def one(rec: LatentMaterial) -> LatentOutcome:
         async with started:
-            return await _score_latent(judge, sem, rec, tokens, tokenizer, params,
-                                       np.random.default_rng([params.seed, rec.latent]))
+            return await _score_latent(judge, sem, rec, params)
 
     tasks = {asyncio.ensure_future(one(rec)): rec for rec in records}
     loop = asyncio.get_running_loop()
