@@ -34,12 +34,13 @@ commands:
                           every metric on the bundled model organism's trained SAEs vs random,
                           permuted-decoder and PCA controls (suite=validity sae=orgllama, 5 seeds);
                           writes OUTPUT/report/validity.{md,parquet} and noise.parquet
-  sweep plan [hydra overrides] [--job-size N]
-                          group (SAE x task) units into jobs by (model, hook); writes
+  sweep plan [hydra overrides] [--job-size N] [--no-judge-pool]
+                          group (SAE x task) units into jobs by (model, hook); auto-interp's judge work
+                          becomes judge-pool jobs (CPU) unless --no-judge-pool; writes
                           OUTPUT/sweeps/<id>/plan.json with the cost estimate from earlier runs
-  sweep run PLAN|[hydra overrides] [executor=local|local_gpus] [executor.workers=N ...]
-                          run a plan's jobs (planning first when given overrides)
-  sweep status PLAN       units done / running / failed / skipped / pending per job, with reasons
+  sweep run PLAN|[hydra overrides] [executor=local|local_gpus|slurm|ray] [executor.workers=N ...]
+                          run a plan's unfinished jobs (planning first when given overrides)
+  sweep status PLAN       units done / running / staged / failed / skipped / pending per job, with reasons
   sweep collect PLAN      every planned unit with exactly one result (exit 1 listing those without)
   results check RESULTS... [--repair]
                           list unreadable parts (exit 1), partial units and temp files; --repair moves bad
@@ -419,13 +420,15 @@ def _sweep(args: list[str]) -> int:
     action, rest = args[0], args[1:]
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    job_size, executor, executor_overrides, overrides = 32, "local", {}, []
+    job_size, executor, executor_overrides, overrides, judge_pool = 32, "local", {}, [], True
     it = iter(rest)
     for a in it:
         if a == "--job-size":
             job_size = int(next(it, "0"))
         elif a.startswith("--job-size="):
             job_size = int(a.split("=", 1)[1])
+        elif a == "--no-judge-pool":
+            judge_pool = False
         elif a.startswith("executor="):
             executor = a.split("=", 1)[1]
         elif a.startswith("executor."):
@@ -436,7 +439,7 @@ def _sweep(args: list[str]) -> int:
     planned_from_args = action in ("plan", "run") and (not overrides or "=" in overrides[0])
     if planned_from_args:
         _refuse_secrets(overrides)
-        plan = plan_sweep(_rewrite_overrides(overrides), job_size)
+        plan = plan_sweep(_rewrite_overrides(overrides), job_size, judge_pool=judge_pool)
         path = write_plan(plan)
         print(plan.summary())
         print(f"plan: {path}")

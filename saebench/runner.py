@@ -183,8 +183,8 @@ def check_inputs(rc: RunConfig, tasks: list[PlannedTask]) -> None:
 class _Run:
     """State shared by the stages of one run (config, writer, services, report)."""
 
-    def __init__(self, rc: RunConfig, tasks: list[PlannedTask]) -> None:
-        self.rc, self.tasks = rc, tasks
+    def __init__(self, rc: RunConfig, tasks: list[PlannedTask], keep_model: bool = False) -> None:
+        self.rc, self.tasks, self.keep_model = rc, tasks, keep_model
         self.device = resolve_device(rc.device)
         self.dtype = resolve_dtype(rc.run_dtype)
         self.dtype_str = dtype_name(self.dtype)
@@ -201,11 +201,18 @@ class _Run:
     def lm(self):
         if self._lm is None:
             rc = self.rc
-            if is_synthetic_name(rc.model.name):
+            key = (rc.model.name, rc.model.revision, str(self.device), str(self.dtype), rc.model.trust_remote_code)
+            if self.keep_model and key in _KEPT_MODEL:
+                log.info("reusing %s, loaded by an earlier run of this process", rc.model.name)
+                self._lm = _KEPT_MODEL[key]
+            elif is_synthetic_name(rc.model.name):
                 self._lm = load_synthetic(rc.model.name, self.device)
             else:
                 self._lm = load_language_model(rc.model.name, rc.model.revision, self.device, self.dtype,
                                                rc.model.trust_remote_code)
+            if self.keep_model:
+                _KEPT_MODEL.clear()          # one model at a time: a worker moving on frees the previous one
+                _KEPT_MODEL[key] = self._lm
         return self._lm
 
     def make_services(self) -> Services:
@@ -250,13 +257,17 @@ class _Run:
         return self.lm.revision
 
 
-def run(rc: RunConfig, registry: Registry[PluginInfo] | None = None) -> RunReport:
+_KEPT_MODEL: dict[tuple, object] = {}     # keep_model=True: the last model loaded, for the next run to reuse
+
+
+def run(rc: RunConfig, registry: Registry[PluginInfo] | None = None, keep_model: bool = False) -> RunReport:
     """Execute a validated run configuration; failures become manifest rows, not exceptions (unless
-    `fail_fast`)."""
+    `fail_fast`). `keep_model` keeps the LM loaded after the run, for the next run of this process on the
+    same model, device and dtype (a sweep worker running one job after another)."""
     tasks = plan_tasks(rc, registry)
     check_inputs(rc, tasks)
     torch.manual_seed(rc.seed)
-    state = _Run(rc, tasks)
+    state = _Run(rc, tasks, keep_model)
     state.report.threads = set_threads(rc.threads)
     try:
         plans = plan_saes(state)

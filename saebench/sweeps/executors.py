@@ -6,6 +6,10 @@ overridable as `executor.<field>=...`).
   without GPUs, `workers` CPU workers with `threads` torch threads each. Workers pull jobs from the plan.
 - `slurm`: a SLURM job array through submitit (`saebench.sweeps.slurm`), submitted without blocking.
 - `ray`: Ray tasks on an existing cluster or a local instance (`saebench.sweeps.ray_executor`).
+
+Judge jobs (auto-interp's LLM work, see `saebench.sweeps.plan`) run on a separate pool of `judge_workers` CPU
+workers (processes, a CPU array, or CPU tasks), each with `judge.requests_per_minute / judge_workers` and the
+judge's own `concurrency`; they start as their device jobs finish.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from omegaconf import OmegaConf
 
 from saebench.errors import ConfigError, UnknownNameError, did_you_mean
 from saebench.paths import config_dir
-from saebench.sweeps.jobs import pull
+from saebench.sweeps.jobs import pull, pull_judge, reopen
 from saebench.sweeps.plan import PLAN_FILE, SweepPlan
+from saebench.sweeps.status import unfinished_jobs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,12 @@ class ExecutorConfig:
     # ray: an existing cluster's address (null: start a local instance with `workers` CPUs)
     address: str | None = None
     max_retries: int = 3                 # ray: reruns of a task whose worker died
+    # the judge pool (sweeps with auto-interp): CPU workers judging what the device jobs staged
+    judge_workers: int = 2               # judge jobs at once (the judge's rate limit is split among them)
+    judge_partition: str | None = None   # slurm: the judge array's partition (null: `partition`)
+    judge_cpus: int = 2                  # slurm / ray: CPUs per judge job
+    judge_mem_gb: float | None = 16      # slurm: memory per judge job (it loads the LM on the CPU, no forward)
+    judge_wait_s: float = 600.0          # a judge worker's wait for device jobs that neither finish nor run
 
 
 def executor_names() -> list[str]:
@@ -65,6 +76,9 @@ def executor_config(name: str, overrides: dict | None = None) -> ExecutorConfig:
     cfg = ExecutorConfig(**raw)
     if cfg.workers is not None and cfg.workers < 1:
         raise ConfigError(f"executor.workers must be >= 1, got {cfg.workers}.")
+    if cfg.judge_workers < 1 or cfg.judge_wait_s < 0:
+        raise ConfigError(f"executor.judge_workers must be >= 1 and executor.judge_wait_s >= 0, got "
+                          f"{cfg.judge_workers}, {cfg.judge_wait_s}.")
     return cfg
 
 
@@ -79,8 +93,9 @@ def visible_gpus() -> list[str]:
 
 
 def run_local(plan: SweepPlan, cfg: ExecutorConfig) -> int:
-    """This process pulls every job; returns 0."""
+    """This process pulls every device job, then every judge job; returns 0."""
     n = pull(plan, "local")
+    n += pull_judge(plan, "local", wait_s=0.0)
     log.info("sweep %s: %d job(s) run in this process", plan.sweep_id, n)
     return 0
 
@@ -97,20 +112,33 @@ def worker_envs(cfg: ExecutorConfig) -> list[dict[str, str]]:
             for _ in range(n)]
 
 
-def start_workers(plan: SweepPlan, cfg: ExecutorConfig) -> list[subprocess.Popen]:
-    """Start the worker processes (each logs to `<sweep>/logs/worker<i>.log`)."""
+def judge_envs(cfg: ExecutorConfig) -> list[dict[str, str]]:
+    """One environment per judge worker: no GPU, a couple of CPU threads (it only tokenizes and waits)."""
+    threads = str(cfg.judge_cpus)
+    return [{"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+            for _ in range(cfg.judge_workers)]
+
+
+def _start(plan: SweepPlan, name: str, extra_env: dict[str, str], args: list[str]) -> subprocess.Popen:
     logs = plan.folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = []
-    for i, extra in enumerate(worker_envs(cfg)):
-        env = {**os.environ, **extra}
-        out = open(logs / f"worker{i}.log", "ab")  # noqa: SIM115  (the child owns it for its lifetime)
-        procs.append(subprocess.Popen([sys.executable, "-m", "saebench.sweeps.worker", str(plan.folder / PLAN_FILE),
-                                       "--name", f"worker{i}"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                      cwd=Path.cwd()))
-        out.close()
-        log.info("worker%d started (pid %d; %s)", i, procs[-1].pid,
-                 ", ".join(f"{k}={v!r}" for k, v in extra.items()))
+    out = open(logs / f"{name}.log", "ab")  # noqa: SIM115  (the child owns it for its lifetime)
+    proc = subprocess.Popen([sys.executable, "-m", "saebench.sweeps.worker", str(plan.folder / PLAN_FILE),
+                             "--name", name, *args], env={**os.environ, **extra_env}, stdout=out,
+                            stderr=subprocess.STDOUT, cwd=Path.cwd())
+    out.close()
+    log.info("%s started (pid %d; %s)", name, proc.pid, ", ".join(f"{k}={v!r}" for k, v in extra_env.items()))
+    return proc
+
+
+def start_workers(plan: SweepPlan, cfg: ExecutorConfig) -> list[subprocess.Popen]:
+    """Start the device workers, and the judge pool's workers when the plan has judge jobs (each logs to
+    `<sweep>/logs/<name>.log`)."""
+    procs = [_start(plan, f"worker{i}", extra, []) for i, extra in enumerate(worker_envs(cfg))]
+    if any(j.pool == "judge" for j in plan.jobs):
+        procs += [_start(plan, f"judge{i}", extra, ["--pool", "judge", "--judge-workers", str(cfg.judge_workers),
+                                                    "--wait-s", str(cfg.judge_wait_s)])
+                  for i, extra in enumerate(judge_envs(cfg))]
     return procs
 
 
@@ -148,6 +176,8 @@ EXECUTORS = {"local": run_local, "local_gpus": run_local_gpus, "slurm": run_slur
 
 
 def execute(plan: SweepPlan, cfg: ExecutorConfig) -> int:
+    """Run (or submit) the plan's unfinished jobs on the chosen executor."""
     if cfg.name not in EXECUTORS:
         raise UnknownNameError(did_you_mean(cfg.name, sorted(EXECUTORS), "executor"))
+    reopen(plan, unfinished_jobs(plan))      # a job that finished with units missing is run again
     return EXECUTORS[cfg.name](plan, cfg)

@@ -1,12 +1,18 @@
 """`saebench sweep plan`: expand a run configuration into (SAE, task) units, group them into jobs, and write
 the plan to `<output_dir>/sweeps/<sweep_id>/plan.json`.
 
-A job holds SAEs that share the model, its revision and a hook (read from the spec, or from a local SAE's
-own config; hub SAEs whose config is not local are grouped by their repository folder, which holds one hook
-in every release saebench knows), at most `job_size` of them, so one job loads the LM once, fills the shared
+A job holds SAEs that share the model, its revision and a hook (read from the spec, from a local SAE's own
+config, or from a hub folder named after its submodule as dictionary_learning releases are, e.g.
+`.../resid_post_layer_8/trainer_0`; other hub SAEs are grouped by their repository folder), at most `job_size` of
+them, so one job loads the LM once, fills the shared
 activation cache once and evaluates every SAE of its group (the runner chunks it further by
 `max_saes_per_group` on the device). Units already complete in the results folder are left out; a job with
 none pending is not planned. Every task's parameters are validated here, before anything is submitted.
+
+Tasks that need the LLM judge (auto-interp) are split in two (unless `judge_pool=False`): the device job runs
+them with `judge_stage=sample` (the LM pass and the SAE encodes; what the judge needs is saved in the cache),
+and a judge job (`pool: judge`, `after:` that device job) judges the saved material with `judge_stage=judge` on
+a CPU worker of the judge pool, with the pool's own concurrency and rate limit. No GPU waits on the judge.
 
 The cost estimate uses earlier runs' manifest rows: the median seconds per SAE of each task (`ok` rows of the
 same task and model) times the pending units; tasks never run before are listed as unknown.
@@ -18,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,8 +49,12 @@ class Job:
     id: str
     group: str
     sae_ids: list[str]
-    units: list[list[str]]          # [sae_id, task] pairs pending when planned
+    units: list[list[str]]          # [sae_id, task] pairs this job completes (pending when planned)
     estimate_s: float | None = None
+    pool: str = "device"            # device (GPU workers) | judge (CPU workers of the judge pool)
+    tasks: list[str] | None = None  # tasks the job's run evaluates (None: every task of the sweep)
+    stage: str = "inline"           # the run's judge_stage (see saebench.config.JUDGE_STAGES)
+    after: str | None = None        # judge jobs: the device job whose staged samples they judge
 
 
 @dataclass
@@ -61,12 +72,23 @@ class SweepPlan:
 
     @property
     def estimate_s(self) -> float | None:
-        known = [j.estimate_s for j in self.jobs if j.estimate_s is not None]
+        """Device time of the device jobs (None: no measured rate for any of their tasks)."""
+        known = [j.estimate_s for j in self.jobs if j.estimate_s is not None and j.pool == "device"]
+        return sum(known) if known else None
+
+    @property
+    def judge_estimate_s(self) -> float | None:
+        """Judge-pool time (from earlier inline runs' durations, which include their sampling: an upper bound)."""
+        known = [j.estimate_s for j in self.jobs if j.estimate_s is not None and j.pool == "judge"]
         return sum(known) if known else None
 
     @property
     def folder(self) -> Path:
         return Path(self.output_dir) / "sweeps" / self.sweep_id
+
+    def judge_job_of(self, job: Job) -> Job | None:
+        """The judge job that judges what this device job stages (None if it has none)."""
+        return next((j for j in self.jobs if j.after == job.id), None)
 
     def job(self, job_id: str) -> Job:
         for j in self.jobs:
@@ -91,6 +113,11 @@ class SweepPlan:
                 if est is not None else "no estimate (no earlier run of these tasks on this model)")
         if est is not None and unknown:
             cost += f" (tasks without a measured duration: {unknown})"
+        n_judge = sum(j.pool == "judge" for j in self.jobs)
+        if n_judge:
+            judge = self.judge_estimate_s
+            cost += (f"; {n_judge} judge job(s) on the CPU judge pool"
+                     + (f" ≈ {_duration(judge)} (at most)" if judge is not None else ""))
         pending = sum(len(j.units) for j in self.jobs)
         return (f"sweep {self.sweep_id}: {pending} units pending in {len(self.jobs)} jobs ({self.n_present} of "
                 f"{self.n_units} already present); {cost}")
@@ -102,28 +129,61 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+SUBMODULE = re.compile(r"^(resid_post|resid_pre|mlp_out|attn_out)_layer_(\d+)$")   # dictionary_learning's names
+
+
+def _local_hook(folder: Path) -> str | None:
+    """The hook named in a local SAE folder's config (SAE Lens cfg.json, dictionary_learning config.json)."""
+    for name in ("cfg.json", "config.json"):
+        try:
+            raw = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(raw, dict):
+            continue
+        hook = raw.get("hook_name") or (raw.get("metadata") or {}).get("hook_name")
+        trainer = raw.get("trainer") if isinstance(raw.get("trainer"), dict) else {}
+        m = SUBMODULE.match(str(trainer.get("submodule_name") or ""))
+        if hook:
+            return str(hook)
+        if m:
+            return f"blocks.{m.group(2)}.hook_{m.group(1)}"
+    return None
+
+
 def hook_group(spec: SAESpec) -> str:
-    """What a job groups this SAE by: its hook if knowable without loading it, else its location's folder."""
+    """What a job groups this SAE by: its hook if knowable without loading it, else its location's folder. (A
+    wrong guess costs only speed: the runner groups by each SAE's real hook inside a job.)"""
     if spec.hook:
         return spec.hook
     if spec.path:
-        cfg = Path(spec.path).expanduser() / "cfg.json"
-        if cfg.is_file():
-            try:
-                raw = json.loads(cfg.read_text())
-            except (OSError, ValueError):
-                raw = {}
-            hook = raw.get("hook_name") or (raw.get("metadata") or {}).get("hook_name")
-            if hook:
-                return str(hook)
-        return f"path:{Path(spec.path).expanduser().resolve().parent}"
+        hook = _local_hook(Path(spec.path).expanduser())
+        return hook if hook else f"path:{Path(spec.path).expanduser().resolve().parent}"
     if spec.repo_id:
+        for part in reversed(Path(spec.folder or "").parts):
+            m = SUBMODULE.match(part)
+            if m:
+                return f"blocks.{m.group(2)}.hook_{m.group(1)}"
         parent = str(Path(spec.folder or "").parent)
         return f"hub:{spec.repo_id}/{parent}"
     of = (spec.options or {}).get("of")
     if isinstance(of, dict) and "id" not in of:        # a control built from another SAE: that SAE's group
         return hook_group(SAESpec.from_dict({"id": spec.id, **of}))
     return f"spec:{spec.format}"
+
+
+def unit_ids(spec: SAESpec) -> list[str]:
+    """The result ids of a spec: itself, or with Matryoshka `prefixes` every nested SAE's id too (the SAE is
+    loaded on the CPU to read its group sizes; if that fails the job records the error under the spec's id)."""
+    if spec.prefixes is None:
+        return [spec.id]
+    from saebench.saes import expand_prefixes, load_sae
+
+    try:
+        return [s.metadata.sae_id for s in expand_prefixes(load_sae(spec), spec.prefixes)]
+    except Exception as e:  # noqa: BLE001  (reported by the job that loads it)
+        log.warning("SAE %s: could not expand its prefixes while planning (%s); planned under its own id", spec.id, e)
+        return [spec.id]
 
 
 def present_units(output_dir: str, tasks: dict[str, tuple[str, str]]) -> set[tuple[str, str]]:
@@ -161,37 +221,58 @@ def seconds_per_sae(output_dir: str, model: str, task_names: list[str]) -> dict[
     return out
 
 
-def plan_sweep(overrides: list[str], job_size: int = 32, sweep_id: str | None = None) -> SweepPlan:
+def plan_sweep(overrides: list[str], job_size: int = 32, sweep_id: str | None = None,
+               judge_pool: bool = True) -> SweepPlan:
     """The plan of a sweep given `saebench run` overrides (module docstring)."""
     if job_size < 1:
         raise ConfigError(f"job_size must be >= 1 (SAEs per job), got {job_size}.")
     rc: RunConfig = run_config_from_hydra(compose(overrides))
     tasks = plan_tasks(rc)                                   # every task's params validated before submitting
     versions = {t.name: (t.info.version, t.params_hash) for t in tasks}
+    judged = {t.name for t in tasks if t.info.needs.judge} if judge_pool else set()
     present = present_units(rc.output_dir, versions)
     rate = seconds_per_sae(rc.output_dir, rc.model.name, list(versions))
+    ids_of = {s.id: unit_ids(s) for s in rc.saes}
     groups: dict[str, list[SAESpec]] = {}
     for spec in rc.saes:
         groups.setdefault(hook_group(spec), []).append(spec)
     jobs: list[Job] = []
+    judge_jobs: list[Job] = []
     n_units = 0
     for group, specs in groups.items():
         for start in range(0, len(specs), job_size):
             chunk = specs[start:start + job_size]
-            units = [[s.id, t] for s in chunk for t in versions if (s.id, t) not in present]
-            n_units += len(chunk) * len(versions)
+            result_ids = [i for s in chunk for i in ids_of[s.id]]
+            units = [[i, t] for i in result_ids for t in versions if (i, t) not in present]
+            n_units += len(result_ids) * len(versions)
             if not units:
                 continue
-            known = [rate[t] for _, t in units]
-            estimate = sum(x for x in known if x is not None) if any(x is not None for x in known) else None
-            jobs.append(Job(f"job{len(jobs):04d}", group, [s.id for s in chunk], units, estimate))
+            ids = [s.id for s in chunk]
+            judge_units = [u for u in units if u[1] in judged]
+            device_units = [u for u in units if u[1] not in judged]
+            if not judge_units:
+                jobs.append(Job(f"job{len(jobs):04d}", group, ids, units, _estimate(units, rate)))
+                continue
+            device = Job(f"job{len(jobs):04d}", group, ids, device_units, _estimate(device_units, rate), stage="sample",
+                         tasks=sorted({t for _, t in units}, key=list(versions).index))
+            jobs.append(device)
+            judge_jobs.append(Job(f"judge{len(judge_jobs):04d}", group, ids, judge_units, _estimate(judge_units, rate),
+                                  pool="judge",
+                                  tasks=sorted({t for _, t in judge_units}), stage="judge", after=device.id))
+    jobs += judge_jobs
     if sweep_id is None:
-        digest = hashlib.sha256(json.dumps([overrides, job_size]).encode()).hexdigest()[:8]
+        digest = hashlib.sha256(json.dumps([overrides, job_size, judge_pool]).encode()).hexdigest()[:8]
         sweep_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{digest}"
-    planned = {(s.id, t) for s in rc.saes for t in versions}
+    planned = {(i, t) for s in rc.saes for i in ids_of[s.id] for t in versions}
     return SweepPlan(sweep_id=sweep_id, created_at=datetime.now(timezone.utc).isoformat(), overrides=list(overrides),
                      output_dir=rc.output_dir, model=rc.model.name, tasks={t: v[1] for t, v in versions.items()},
                      jobs=jobs, n_units=n_units, n_present=len(present & planned), seconds_per_sae=rate)
+
+
+def _estimate(units: list[list[str]], rate: dict[str, float | None]) -> float | None:
+    """Seconds for these units from the measured per-SAE rates (None when no task of them has a rate)."""
+    known = [rate[t] for _, t in units if rate[t] is not None]
+    return sum(known) if known else None
 
 
 def write_plan(plan: SweepPlan) -> Path:
