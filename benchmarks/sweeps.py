@@ -4,8 +4,8 @@
 
 Each setting plans into a fresh results folder and cache (cold), runs `executor=local_gpus` (CPU workers
 with cores // workers threads each on a machine without GPUs) and reports the wall time, and from the
-workers' logs the model loads and the core passes per hook: one per job (the job's SAEs share each batch's
-clean pass), never one per SAE.
+workers' logs the model loads (one per worker: a worker keeps its model from job to job) and the core passes
+per hook: one per job (the job's SAEs share each batch's clean pass), never one per SAE.
 """
 
 from __future__ import annotations
