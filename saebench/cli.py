@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if command in ("run", "validity") and any(a in ("-h", "--help") for a in rest):
+        print(run_help(command))          # saebench's own usage, before hydra or torch is imported
+        return 0
     if command in ("run", "validity"):
         _export_threads(rest)
     if command not in COMMANDS:
@@ -83,6 +86,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error {type(e).__name__}: {e} (rerun with --debug for the traceback, and please "
               "report it)", file=sys.stderr)
         return 1
+
+
+def run_help(command: str = "run") -> str:
+    """`saebench run --help`: the config groups and their options, common overrides, examples."""
+    from saebench.paths import config_options
+
+    lines = [f"usage: saebench {command} [-m] [GROUP=OPTION ...] [KEY=VALUE ...]", ""]
+    if command == "validity":
+        lines += ["Run suite=validity on the bundled model organism (sae=orgllama, 5 seeds: trained SAEs vs random,",
+                  "permuted-decoder and PCA controls) and write OUTPUT/report/validity.md; any override below applies.",
+                  ""]
+    else:
+        lines += ["Evaluate SAEs: compose configs/config.yaml with the selections and overrides (hydra syntax), run",
+                  "every task of the suite on every SAE, write Parquet under output_dir; a rerun computes only what",
+                  "is missing.", ""]
+    lines.append("config groups (GROUP=OPTION; `saebench list configs` describes each):")
+    for group in CONFIG_GROUPS:
+        options = config_options(group)
+        top = sorted({o.split("/")[0] + ("/*" if "/" in o else "") for o in options})
+        lines.append(f"  {group:<7} " + ", ".join(top))
+    lines += [
+        "",
+        "common overrides:",
+        "  device=cpu|cuda|cuda:1  dtype=bfloat16  seed=1  output_dir=results/mine  cache_dir=/scratch/cache",
+        "  task.core.n_tokens=500000        a task parameter (`saebench list tasks` lists them)",
+        "  ~task.sparse_probing             drop a task of the suite;  +task.autointerp.n_latents=50  add one",
+        "  saes=[{id: mine, path: ./my_sae}]  your own SAE folder (SAE Lens, dictionary_learning, ... formats)",
+        "  max_saes_per_group=8  force=true  fail_fast=true  threads=4  judge_stage=inline|sample|judge",
+        "  -m sae=demo_relu,demo_topk       one run per value (hydra multirun; hydra/launcher=saebench_joblib)",
+        "",
+        "examples:",
+        "  saebench run                                          the demo: bundled model and SAEs, CPU",
+        "  saebench run sae=demo_topk suite=smoke output_dir=results/smoke",
+        "  saebench run sae=gemma_scope_l12 suite=standard device=cuda",
+        "  saebench run sae='saebench_pythia160m/*' suite=standard   (many SAEs: see `saebench sweep`)",
+        "",
+        "more: README.md (Usage, Configs, Metrics, Sweeps); `saebench --help` lists the other commands",
+    ]
+    return "\n".join(lines)
 
 
 def _export_threads(args: list[str]) -> None:
@@ -301,9 +343,12 @@ MULTIRUN_FAILURES_ENV = "SAEBENCH_MULTIRUN_FAILURES"
 
 def _setup_logging() -> None:
     """INFO to stderr in hydra's format; HTTP client chatter (a line per judge request) only as warnings."""
+    from saebench.progress import quiet_library_bars
+
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     for noisy in ("httpx", "httpcore", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_library_bars()          # progress policy (saebench.progress): no redrawn bars in logs
 
 
 def _print_report(report) -> None:

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write, atomic_write_text
 from saebench.cache.keys import cache_key
 from saebench.cache.rows import RowActivationCache
 from saebench.data.tokens import separator_id
 from saebench.errors import DataError
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 ACTIVATIONS_FORMAT_VERSION = 1
@@ -159,8 +159,7 @@ class ActivationCache:
                                              prepend_bos, [p for _, (_t, p) in items])
         special = torch.tensor(lm.special_token_ids(), dtype=torch.long)
         order = sorted(range(len(items)), key=lambda i: -len(tokenized[i]))  # similar lengths per batch
-        bar = tqdm(total=len(items), desc=f"activations {hook} ({dataset or 'texts'})", unit="text", leave=False,
-                   disable=None)
+        bar = progress(total=len(items), desc=f"activations {hook} ({dataset or 'texts'})", unit="text")
         for s in range(0, len(order), self.shard_texts):
             chunk = order[s:s + self.shard_texts]
             acts, lengths, pooled = [], [], []

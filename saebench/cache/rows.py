@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write_text
 from saebench.cache.keys import cache_key
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 ROWS_FORMAT_VERSION = 1
@@ -84,8 +84,7 @@ class RowActivationCache:
         out, tmp = None, None
         data, meta_path = (None, None) if self.root is None else self._paths(key, digest)
         try:
-            for start in tqdm(range(0, n, batch_size), desc=f"activations {hook} ({desc})", unit="batch",
-                              leave=False, disable=None):
+            for start in progress(range(0, n, batch_size), desc=f"activations {hook} ({desc})", unit="batch"):
                 x = lm.activations(tokens[start:start + batch_size].to(lm.device), hook).cpu()
                 if out is None:
                     out, tmp = self._allocate(data, (n, length, x.shape[-1]), x.dtype)

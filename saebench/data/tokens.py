@@ -10,9 +10,9 @@ import logging
 from collections.abc import Iterable
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.errors import DataError
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def pack_documents(documents: Iterable[str], tokenizer, context_size: int, n_row
     rows: list[list[int]] = []
     buffer: list[int] = []
     pending: list[str] = []
-    bar = tqdm(total=n_rows, desc="tokenizing", unit="row", leave=False, disable=None)
+    bar = progress(total=n_rows, desc="tokenizing", unit="row")
 
     def flush() -> None:
         nonlocal buffer

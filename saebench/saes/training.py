@@ -30,8 +30,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import trange
 
+from saebench.progress import progress
 from saebench.saes.architectures import BatchTopKSAE, JumpReLUSAE, MatryoshkaBatchTopKSAE, ReLUSAE, TopKSAE
 from saebench.saes.protocol import SAEMetadata
 
@@ -120,7 +120,7 @@ def train_sae(acts: torch.Tensor, kind: str, d_sae: int, steps: int, seed: int, 
     coefficient, start_l0 = l1, None
     steps_since_fired = torch.zeros(d_sae, dtype=torch.long)
     k_aux = d_in // 2
-    for step in trange(steps, desc=f"training {kind} {d_sae}", leave=False, disable=None):
+    for step in progress(range(steps), desc=f"training {kind} {d_sae}", unit="step"):
         x = acts[torch.randint(len(acts), (batch,), generator=gen)]
         pre = (x - b_dec) @ W_enc + b_enc
         if kind == "topk":

@@ -11,12 +11,12 @@ import logging
 
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write
 from saebench.cache.keys import cache_key
 from saebench.data.tokens import special_mask
 from saebench.errors import SAELoadError
+from saebench.progress import progress
 from saebench.saes.baselines import PCASAE
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def pca_statistics(lm, hook: str, tokens: torch.Tensor, space, batch_size: int) 
     total, outer, count = torch.zeros(d, dtype=torch.float64), torch.zeros(d, d, dtype=torch.float64), 0
     shift = None
     bs = max(1, batch_size)
-    for start in tqdm(range(0, len(tokens), bs), desc=f"pca {hook}", unit="batch", leave=False, disable=None):
+    for start in progress(range(0, len(tokens), bs), desc=f"pca {hook}", unit="batch"):
         batch = tokens[start:start + bs]
         x = space.to_sae(lm.activations(batch, hook)).double().cpu()[keep_all[start:start + bs]]
         if shift is None:

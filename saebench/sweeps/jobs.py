@@ -189,8 +189,13 @@ def run_claimed(plan_folder: str, job_id: str, judge_workers: int = 1, wait_s: f
     if job.pool == "judge" and not wait_for_device_job(plan, job, wait_s):
         return f"{job_id}: its device job {job.after} is not done and not running; nothing done"
     claim = Claim(plan, job)
+    if claim.done_path.exists():              # e.g. submitted twice: the other copy finished it
+        return f"{job_id}: already done; nothing done"
     if not claim.acquire():
         return f"{job_id}: claimed by another worker; nothing done"
+    if claim.done_path.exists():
+        claim.release()
+        return f"{job_id}: already done; nothing done"
     report = claim.run(plan, judge_workers)
     return f"{job_id}: {len(report.outcomes)} unit outcome(s), {len(report.failed)} failed"
 

@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from saebench.progress import quiet_library_bars
 from saebench.sweeps.jobs import pull, pull_judge, run_job
 from saebench.sweeps.plan import load_plan
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="judge pool: how long to wait for device jobs that neither finish nor run")
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [{ns.name or 'worker'}] %(name)s: %(message)s")
+    quiet_library_bars()
     plan = load_plan(ns.plan)
     if ns.job:
         run_job(plan, plan.job(ns.job), ns.judge_workers)

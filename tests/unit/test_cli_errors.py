@@ -3,6 +3,9 @@ valid; nothing is written (no hydra `outputs/` folder, no config copy holding a 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from saebench.cli import main
@@ -70,3 +73,19 @@ def test_empty_result_folders_are_named(tmp_path, capsys):
     assert main(["export", "saebench-json", str(tmp_path / "empty"), "-o", str(tmp_path / "j")]) == 1
     assert main(["results", "check", str(tmp_path / "nope")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "validity"])
+def test_run_help_is_saebench_s_own_and_imports_neither_hydra_nor_torch(command):
+    code = (f"import sys; from saebench.cli import main; rc = main([{command!r}, '--help']); "
+            "print('IMPORTED', sorted(m for m in ('torch', 'hydra', 'transformers') if m in sys.modules)); "
+            "sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith(f"usage: saebench {command} ") and "IMPORTED []" in out
+    from saebench.paths import config_options
+    for group in ("sae", "model", "corpus", "suite", "judge"):
+        line = next(x for x in out.splitlines() if x.startswith(f"  {group} "))
+        assert all(o.split("/")[0] in line for o in config_options(group))
+    assert "saebench run sae=demo_topk suite=smoke" in out

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from saebench.errors import ConfigError
 from saebench.judge import BudgetExhausted, Judge, JudgeError
@@ -33,6 +32,7 @@ from saebench.metrics.autointerp.prompts import (
 from saebench.metrics.autointerp.sampling import LatentRecord, RecordCollector, Window
 from saebench.metrics.autointerp.staging import LatentMaterial, MaterialStore, SAEMaterial, material_key, rows_digest
 from saebench.metrics.registry import register_plugin
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,7 @@ def _sample_group(ctx: EvalContext, saes: list, params: AutoInterpParams, tokens
                                           params.buffer, params.seed))
     corpus = ctx.corpus_activations(tokens)    # the LM pass, once across runs (activation cache)
     starts = range(0, len(tokens), ctx.batch_size)
-    for start in tqdm(starts, desc=f"autointerp sampling ({len(saes)} SAEs)", unit="batch", leave=False,
-                      disable=None):
+    for start in progress(starts, desc=f"autointerp sampling ({len(saes)} SAEs)", unit="batch"):
         stop = min(start + ctx.batch_size, len(tokens))
         x = ctx.space.to_sae(corpus[start:stop].to(ctx.device))
         keep = ~special[start:stop].to(x.device)
@@ -335,7 +334,7 @@ async def _score_all(judge: Judge, records: list[LatentMaterial], params) -> lis
     loop = asyncio.get_running_loop()
     deadline = None if judge.config.deadline_s is None else loop.time() + judge.config.deadline_s
     pending = set(tasks)
-    with tqdm(total=len(tasks), desc="autointerp judge", leave=False, disable=None) as bar:
+    with progress(total=len(tasks), desc="autointerp judge", unit="latent") as bar:
         while pending:
             timeout = None if deadline is None else max(0.0, deadline - loop.time())
             done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.errors import ConfigError
 from saebench.metrics.api import EvalContext, Needs, SAEResult
@@ -21,6 +20,7 @@ from saebench.metrics.core.downstream import CleanReference, CleanStats, Downstr
 from saebench.metrics.core.metrics import CORE_METRICS
 from saebench.metrics.core.reconstruction import ReconstructionStats
 from saebench.metrics.registry import register_plugin
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,8 @@ def evaluate_core(ctx: EvalContext, params: CoreParams) -> Iterator[SAEResult]:
     recon = [ReconstructionStats(s.d_out, s.d_sae, ctx.device, params.reference_batch_rows) for s in saes]
     losses = [DownstreamStats() for _ in saes]
     clean, zero = CleanStats(), DownstreamStats()
-    for start, stop, with_loss in tqdm(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size),
-                                       desc=f"core {out_hook} ({len(saes)} SAEs)", unit="batch", leave=False,
-                                       disable=None):
+    for start, stop, with_loss in progress(list(batch_ranges(params.n_rows, params.n_rows_loss, ctx.batch_size)),
+                                           desc=f"core {out_hook} ({len(saes)} SAEs)", unit="batch"):
         batch = tokens[start:stop].to(ctx.device)
         keep = ~special[start:stop].to(ctx.device)
         if with_loss:

@@ -10,11 +10,11 @@ Prompts are run left-padded, grouped by length, with position ids counted from e
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.metrics.ravel.intervention import positions_from_mask
 from saebench.metrics.ravel.mdbm import PairBatch
 from saebench.metrics.ravel.pairs import Pair
+from saebench.progress import progress
 from saebench.torch_utils import pad_id, padded
 
 
@@ -23,8 +23,8 @@ def prompt_activations(lm, hook: str, rows: list[list[int]], batch_size: int, de
     """The activation [len(row), d] at `hook` of each token row (CPU, model dtype)."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[torch.Tensor | None] = [None] * len(rows)
-    for start in tqdm(range(0, len(order), batch_size), desc=desc or f"RAVEL activations at {hook}", leave=False,
-                      disable=None):
+    for start in progress(range(0, len(order), batch_size), desc=desc or f"RAVEL activations at {hook}",
+                          unit="batch"):
         chunk = order[start:start + batch_size]
         ids, mask, width = padded([rows[i] for i in chunk], pad_id(lm.tokenizer), left=True)
         acts = lm.activations(ids, hook, attention_mask=mask.to(lm.device),

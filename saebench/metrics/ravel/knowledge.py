@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write_text
 from saebench.cache.keys import cache_key
@@ -25,6 +24,7 @@ from saebench.errors import ConfigError
 from saebench.metrics.ravel.answers import answer_matches
 from saebench.metrics.ravel.data import RavelClass, RavelPrompt
 from saebench.metrics.ravel.positions import last_entity_token
+from saebench.progress import progress
 from saebench.torch_utils import pad_id, padded
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def generate(lm, rows: list[list[int]], n_new: int, batch_size: int,
     pad = pad_id(tok)
     known = {} if known is None else known
     todo = sorted({tuple(r) for r in rows if tuple(r) not in known}, key=len)      # similar lengths share a batch
-    for start in tqdm(range(0, len(todo), batch_size), desc="RAVEL knowledge filter", leave=False, disable=None):
+    for start in progress(range(0, len(todo), batch_size), desc="RAVEL knowledge filter"):
         chunk = todo[start:start + batch_size]
         ids, mask, width = padded([list(r) for r in chunk], pad, left=True)
         out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Iterator
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.cache.keys import cache_key
 from saebench.metrics.api import EvalContext, MetricValue, SAEResult
@@ -30,6 +29,7 @@ from saebench.metrics.ravel.params import RavelParams
 from saebench.metrics.ravel.probe import probe_mask
 from saebench.metrics.ravel.scoring import generate_intervened, scores
 from saebench.metrics.registry import register_plugin
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,8 @@ def evaluate_ravel(ctx: EvalContext, params: RavelParams) -> Iterator[SAEResult]
         for sae in ctx.saes:
             yield SAEResult(sae.metadata.sae_id, [], status="skipped", reason=refusal)
         return
-    for (seed, cls, attribute, definition), (train_pairs, test_pairs) in tqdm(
-            units.items(), desc=f"ravel {ctx.hook} ({len(ctx.saes)} SAEs)", leave=False, disable=None):
+    for (seed, cls, attribute, definition), (train_pairs, test_pairs) in progress(
+            list(units.items()), desc=f"ravel {ctx.hook} ({len(ctx.saes)} SAEs)", unit="attribute"):
         train = PairSet(ctx.lm, ctx.hook, train_pairs, ctx.batch_size)
         test = PairSet(ctx.lm, ctx.hook, test_pairs, ctx.batch_size)
         for sae in ctx.saes:

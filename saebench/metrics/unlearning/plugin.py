@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from saebench.atomic import atomic_write_text
 from saebench.cache.keys import cache_key
@@ -34,6 +33,7 @@ from saebench.metrics.unlearning.prepared import PreparedQuestions
 from saebench.metrics.unlearning.questions import CHANCE, Question, known_questions
 from saebench.metrics.unlearning.sparsity import corpus_rows, densities
 from saebench.metrics.unlearning.tasks import UnlearningTask, corpus_texts, load_task, task_questions
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def evaluate_unlearning(ctx: EvalContext, params: UnlearningParams) -> Iterator[
     grids: dict[str, dict[int, list[ConfigResult]]] = {s.metadata.sae_id: {} for s in ctx.saes}
     for seed in params.seeds:
         corpora = {w: rows_and_activations(ctx, task, w, params, seed) for w in ("forget", "retain")}
-        for sae in tqdm(ctx.saes, desc=f"unlearning {ctx.hook} seed {seed}", leave=False, disable=None):
+        for sae in progress(ctx.saes, desc=f"unlearning {ctx.hook} seed {seed}", unit="SAE"):
             dens = {w: _densities(sae, ctx, *corpora[w], params) for w in corpora}
             ranked = {t: ranked_latents(dens["forget"], dens["retain"], t) for t in params.retain_thresholds}
             grids[sae.metadata.sae_id][seed] = run_grid(sae, ctx.space, forget, retain, ranked, params.grid())
