@@ -105,7 +105,8 @@ def _details_html(details: pd.DataFrame) -> str:
             if len(density):
                 parts.append(f"<h3>{e(task)} / per-latent density</h3><figure>{density_histogram(density)}</figure>")
             continue
-        wide = group.pivot_table(index=["item", "label"], columns="field", values="value", dropna=False)
+        # one row per (item, label) present (a pivot with dropna=False would build their product: blank rows)
+        wide = group.groupby(["item", "label", "field"], dropna=False, sort=True)["value"].mean().unstack("field")
         wide = wide.reset_index().drop(columns="item")
         if wide["label"].isna().all():
             wide = wide.drop(columns="label")

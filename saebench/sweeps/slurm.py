@@ -62,6 +62,9 @@ def run_slurm(plan: SweepPlan, cfg) -> int:
     """Submit the unfinished jobs as one array; with `wait`, block until they end. Returns 0, or 1 when a
     waited-for task failed."""
     _require_submitit()
+    if cfg.cluster in (None, "slurm") and submitit.AutoExecutor.which() != "slurm":
+        raise ConfigError("executor=slurm: no SLURM cluster here (submitit finds no `srun`/`sbatch`); run it on a "
+                          "SLURM login node, or set executor.cluster=local to run the array as local processes.")
     jobs = unfinished_jobs(plan)
     if not jobs:
         log.info("sweep %s: every planned unit is done; nothing to submit", plan.sweep_id)

@@ -242,3 +242,17 @@ def test_tpp_export_keeps_the_total_and_nulls_saebenchs_inflated_drops(tmp_path)
                                                          "tpp_threshold_20_unintended_diff_only": None}
     assert "test set" in out["eval_result_unstructured"]["null_fields"]["tpp_threshold_20_intended_diff_only"]
     assert out["saebench"]["metrics"]["tpp_intended@20"] == 0.1
+
+
+def test_a_details_table_has_one_row_per_item_not_the_item_label_product():
+    import pandas as pd
+
+    from saebench.leaderboard.site import _details_html
+
+    rows = [{"task": "sparse_probing", "table": "classes", "item": i, "label": cls, "field": f, "value": v}
+            for i, cls in enumerate(["World", "Sports", "Business", "Sci/Tech"])
+            for f, v in (("accuracy", 0.5 + i / 10), ("n", 10.0 + i))]
+    html = _details_html(pd.DataFrame(rows))
+    body = html.split("<tbody>")[1]
+    assert body.count("<tr>") == 4
+    assert all(cls in body for cls in ("World", "Sports", "Business", "Sci/Tech")) and "0.8" in body
