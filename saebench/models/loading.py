@@ -9,6 +9,7 @@ import torch
 
 from saebench.errors import ModelLoadError
 from saebench.models.adapter import LanguageModel
+from saebench.models.identity import model_identity
 from saebench.torch_utils import resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -35,4 +36,8 @@ def load_language_model(name: str, revision: str | None = None, device: torch.de
     resolved_revision = revision or getattr(model.config, "_commit_hash", None)
     log.info("loaded %s (%s, %s layers, d_model=%d) on %s as %s", name, model.config.model_type,
              model.config.num_hidden_layers, model.config.hidden_size, device, torch_dtype)
-    return LanguageModel(model, tokenizer, name=name, revision=resolved_revision)
+    if is_local and revision:
+        log.warning("model %s is a local folder: revision=%r is ignored (a folder is identified by its content)",
+                    name, revision)
+    ident, ident_revision = model_identity(name, resolved_revision)   # a local folder: its name + content hash
+    return LanguageModel(model, tokenizer, name=ident, revision=ident_revision)

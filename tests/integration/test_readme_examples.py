@@ -46,7 +46,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "saebench run sae=orgllama_ravel suite=ravel_organism": ("slow", ""),
     "saebench run sae=orgllama suite=unlearning_organism": ("slow", ""),
     "saebench run sae=gemma_scope_l12 +task.unlearning={} device=cuda": ("fails", "CUDA is not available"),
-    "saebench run task.sparse_probing.datasets=[{name:ag_news,path:/data/ag_news.csv}]":
+    "saebench run 'task.sparse_probing.datasets=[{name:ag_news,path:/data/ag_news.csv}]'":
         ("fails", "'/data/ag_news.csv' does not exist"),
     "saebench run suite=smoke task.scr.seeds=[0,1,2,3,4]": ("slow", ""),
     "saebench run sae=gpt2_small_res_jb_l8 suite=autointerp judge=local_vllm judge.model=Qwen/Qwen2.5-7B-Instruct":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import shutil
 import weakref
 from dataclasses import dataclass
 
@@ -171,9 +172,17 @@ def test_resume_key_includes_weights_and_model(tmp_path, registry):
     assert statuses(run(changed, registry)) == {("r0", "good"): "ok"}
     fps = read_metrics(rc.output_dir)["sae_fingerprint"].unique()
     assert len(fps) == 2 and all(len(f) == 16 for f in fps)
-    # a different model revision is new work too
-    other = dataclasses.replace(rc, model=ModelConfig(name=asset("stories260K"), revision="v2"))
-    assert statuses(run(other, registry)) == {("r0", "good"): "ok"}
+    # another model is new work too: a local folder is identified by its content (one changed weight byte), so
+    # the same bytes under another path are the same model and a `revision` label on a folder changes nothing
+    copy = tmp_path / "elsewhere" / "stories260K"
+    shutil.copytree(asset("stories260K"), copy)
+    moved = dataclasses.replace(rc, saes=changed.saes, model=ModelConfig(name=str(copy), revision="v2"))
+    assert statuses(run(moved, registry)) == {("r0", "good"): "cached"}
+    weights = next(f for f in copy.iterdir() if f.suffix in (".safetensors", ".bin"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert statuses(run(moved, registry)) == {("r0", "good"): "ok"}
 
 
 def test_params_hash_holds_only_what_a_plugin_declares(tmp_path, registry):

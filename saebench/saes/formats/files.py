@@ -13,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from saebench.errors import SAELoadError
+from saebench.paths import portable_path
 from saebench.saes.formats.hub import fetch_files, fetch_optional
 from saebench.saes.spec import SAESpec
 
@@ -29,7 +30,7 @@ def resolve_folder(spec: SAESpec, fmt: str, required: list[str], optional: list[
                 present = sorted(p.name for p in folder.iterdir())
                 raise SAELoadError(f"SAE {spec.id!r}: {str(folder / name)!r} is missing; a {fmt} SAE folder "
                                    f"holds {required}; found {present}.")
-        return folder, f"{fmt}:{folder}"
+        return folder, f"{fmt}:{portable_path(str(folder))}"      # a bundled SAE: the same in every checkout
     prefix = f"{spec.folder.strip('/')}/" if spec.folder else ""
     paths = fetch_files(spec.repo_id, [prefix + n for n in required], revision=spec.revision)
     for name in optional:
