@@ -45,6 +45,7 @@ def test_on_a_terminal_it_is_a_tqdm_bar(monkeypatch):
     assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("env", [{"SAEBENCH_PROGRESS_INTERVAL": "0"}])
 def test_a_run_into_a_pipe_logs_progress_lines_and_no_bar(tmp_path, env):
     """`saebench run` with its output in a pipe (as in CI): progress as log lines, no carriage-return bars."""
