@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +48,9 @@ class Board:
     saes: pd.DataFrame          # one row per SAE: facts + "<column key>" values and "<column key>:se"
     columns: list[Column]
     details: pd.DataFrame
+    # tasks whose SAEs were evaluated with different parameters: task -> [(label, params hash, n SAEs)];
+    # each SAE's label is in saes["<task>:setting"]
+    settings: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
 
 
 def page_name(sae_id: str) -> str:
@@ -103,7 +106,25 @@ def load_board(roots: list[str]) -> Board:
     table["page"] = table["sae_id"].map(page_name)
     table["is_baseline"] = table["sae_source"].fillna("").str.startswith("baseline")
     details = pd.concat([read_details(r) for r in roots], ignore_index=True)
-    return Board(rows, table, columns, details)
+    settings = mixed_settings(overall)
+    for task, labels in settings.items():
+        of_hash = {h: label for label, h, _ in labels}
+        per_sae = overall[overall["task"] == task].groupby("sae_id")["params_hash"].last()
+        table[f"{task}:setting"] = table["sae_id"].map(per_sae).map(of_hash)
+    return Board(rows, table, columns, details, settings)
+
+
+def mixed_settings(overall: pd.DataFrame) -> dict[str, list[tuple[str, str, int]]]:
+    """Tasks whose SAEs carry more than one params hash: each setting lettered A, B, ... by how many SAEs
+    use it (values under different settings are not comparable, so the site marks them)."""
+    out = {}
+    for task, group in overall.groupby("task", sort=True):
+        counts = group.groupby("sae_id")["params_hash"].last().value_counts()
+        if len(counts) > 1:
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            out[str(task)] = [(chr(ord("A") + i) if i < 26 else f"S{i}", str(h), int(n))
+                              for i, (h, n) in enumerate(ordered)]
+    return out
 
 
 def fmt(value, stderr=None) -> str:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from saebench.frontier import frontier  # noqa: E402
 from saebench.leaderboard.data import Column  # noqa: E402
@@ -23,6 +24,19 @@ def _svg(fig) -> str:
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]          # drop the XML prolog and doctype: inline SVG
+
+
+BASELINE_DASHES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3)))   # 12 distinct with 2 greys
+
+
+def plain_log_ticks(ax, l0: np.ndarray) -> None:
+    """Log-axis tick labels as plain numbers (8, 10, 20, 100), never 8×10^0; over less than a decade and a half
+    the in-between ticks are labelled too."""
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    finite = l0[np.isfinite(l0) & (l0 > 0)]
+    narrow = len(finite) and finite.max() / finite.min() < 30
+    ax.xaxis.set_minor_formatter(plain if narrow else NullFormatter())
 
 
 def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
@@ -49,15 +63,16 @@ def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
         value = data.loc[b.Index, col.key]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        ax.axhline(value, color="0.4", linestyle=("--", ":", "-.")[j % 3], linewidth=1,
-                   label=f"baseline {b.sae_id}")
+        ax.axhline(value, color=("0.25", "0.55")[(j // len(BASELINE_DASHES)) % 2],
+                   linestyle=BASELINE_DASHES[j % len(BASELINE_DASHES)], linewidth=1, label=f"baseline {b.sae_id}")
     ax.set_xscale("log")
+    plain_log_ticks(ax, data["l0"].to_numpy(dtype=float))
     ax.set_xlabel("L0 (active latents per token, log scale)")
     direction = {True: " (higher is better)", False: " (lower is better)", None: ""}[col.higher_is_better]
     ax.set_ylabel(col.label + direction)
     ax.set_title(f"{col.task}: {col.label} vs L0")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)   # beside, not on, data
     return _svg(fig)
 
 

@@ -39,9 +39,11 @@ def _page(title: str, body: str, script: str = "") -> str:
             f"<title>{e(title)}</title><style>\n{css}</style></head>\n<body>\n{body}\n{js}\n</body></html>\n")
 
 
-def _num_cell(value, stderr=None) -> str:
+def _num_cell(value, stderr=None, setting=None) -> str:
     v = "" if value is None or (isinstance(value, float) and np.isnan(value)) else repr(float(value))
-    return f'<td class="num" data-value="{e(v)}">{e(fmt(value, stderr))}</td>'
+    tag = (f' <sup class="setting" title="computed with setting {e(setting)} of this task">{e(setting)}</sup>'
+           if setting and v else "")
+    return f'<td class="num" data-value="{e(v)}">{e(fmt(value, stderr))}{tag}</td>'
 
 
 def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) -> str:
@@ -54,6 +56,10 @@ def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) 
         options = "".join(f'<option value="{e(v)}">{e(v)}</option>' for v in values)
         filters.append(f'<label>{e(label)}<select data-filter="{e(label)}"><option value="">all</option>'
                        f"{options}</select></label>")
+    for task, labels in board.settings.items():        # mixed settings: a filter per such task
+        options = "".join(f'<option value="{e(lab)}">{e(lab)} ({n} SAEs)</option>' for lab, _h, n in labels)
+        filters.append(f'<label>{e(task)} setting<select data-filter="setting-{e(task)}">'
+                       f'<option value="">all</option>{options}</select></label>')
     filters.append('<label>SAE id<input id="search" type="search" placeholder="filter by id"></label>')
     head = ['<th data-type="text">SAE</th>', '<th data-type="text">model</th>', '<th data-type="text">hook</th>',
             '<th data-type="text">architecture</th>', '<th data-type="num">width</th>']
@@ -64,11 +70,13 @@ def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) 
     for vals in saes.to_dict("records"):
         cls = ' class="baseline"' if vals["is_baseline"] else ""
         attrs = (f' data-sae="{e(vals["sae_id"])}" data-model="{e(vals["model"])}" data-hook="{e(vals["hook"])}"'
-                 f' data-architecture="{e(vals["architecture"])}" data-width="{e(vals["d_sae"])}"')
+                 f' data-architecture="{e(vals["architecture"])}" data-width="{e(vals["d_sae"])}"'
+                 + "".join(f' data-setting-{e(t)}="{e(vals.get(t + ":setting"))}"' for t in board.settings))
         cells = [f'<td data-value="{e(vals["sae_id"])}"><a href="sae/{e(vals["page"])}">{e(vals["sae_id"])}</a></td>',
                  f"<td>{e(vals['model'])}</td>", f"<td>{e(vals['hook'])}</td>", f"<td>{e(vals['architecture'])}</td>",
                  _num_cell(vals["d_sae"])]
-        cells += [_num_cell(vals.get(c.key), vals.get(c.key + ":se")) for c in board.columns]
+        cells += [_num_cell(vals.get(c.key), vals.get(c.key + ":se"), vals.get(c.task + ":setting")
+                            if c.task in board.settings else None) for c in board.columns]
         body_rows.append(f"<tr{cls}{attrs}>{''.join(cells)}</tr>")
     figures = "".join(f"<figure>{svg}<figcaption class=\"meta\">{e(key)}</figcaption></figure>"
                       for key, svg in plots.items())
@@ -76,6 +84,7 @@ def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) 
     body = (f"<header><h1>{e(title)}</h1><p class=\"meta\">{len(saes)} SAEs from {e(', '.join(sources))}; "
             f"generated {generated} by saebench {e(saebench.__version__)}. ↑ higher is better, ↓ lower is better; "
             f"± is a standard error where the results carry one. Click a column to sort.{validity}</p></header>"
+            f"{_settings_warning(board)}"
             f"<section id=\"filters\">{''.join(filters)}<span class=\"meta\">showing <b id=\"shown\">"
             f"{len(saes)}</b> of {len(saes)}</span></section>"
             f"<div class=\"scroll\"><table id=\"board\"><thead><tr>{''.join(head)}</tr></thead><tbody>"
@@ -84,6 +93,19 @@ def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) 
             f"(step line); baselines as horizontal reference lines; error bars are standard errors.</p>"
             f"<section class=\"plots\">{figures}</section>")
     return _page(title, body, (STATIC / "app.js").read_text())
+
+
+def _settings_warning(board: Board) -> str:
+    """A notice naming every task whose SAEs were evaluated with different parameters."""
+    if not board.settings:
+        return ""
+    parts = []
+    for task, labels in board.settings.items():
+        shown = "; ".join(f"{lab}: {n} SAE{'s' if n != 1 else ''}, params {h[:8]}" for lab, h, n in labels)
+        parts.append(f"<b>{e(task)}</b> ({e(shown)})")
+    return ('<p class="warn" id="mixed-settings">Different settings in one column: ' + ", ".join(parts)
+            + ". Values computed with different parameters are not comparable; each value carries its setting's "
+            "letter, and the filters keep one setting.</p>")
 
 
 def _table(frame: pd.DataFrame, numeric: set[str]) -> str:

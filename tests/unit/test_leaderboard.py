@@ -256,3 +256,52 @@ def test_a_details_table_has_one_row_per_item_not_the_item_label_product():
     body = html.split("<tbody>")[1]
     assert body.count("<tr>") == 4
     assert all(cls in body for cls in ("World", "Sports", "Business", "Sci/Tech")) and "0.8" in body
+
+
+def test_values_from_different_settings_are_marked_and_filterable(tmp_path):
+    """Two SAEs evaluated by core with one set of parameters and one with another: the page names the mixed
+    task, letters each value with its setting (A = the most used) and offers a filter; one setting: no mark."""
+    from tests.results_fixture import catalogue_of
+
+    w = ResultWriter(tmp_path / "r")
+    for sae_id, ph in (("a", "p-big"), ("b", "p-big"), ("c", "p-small")):
+        w.write_unit(stamp(sae_id, "core", "relu", 128, params_hash=ph),
+                     [MetricValue(metric="fvu", value=0.2), MetricValue(metric="l0", value=10.0)], [], 1.0,
+                     catalogue=catalogue_of("core"))
+    board = load_board([str(tmp_path / "r")])
+    assert board.settings == {"core": [("A", "p-big", 2), ("B", "p-small", 1)]}
+    assert board.saes.set_index("sae_id")["core:setting"].to_dict() == {"a": "A", "b": "A", "c": "B"}
+    index = build_site([str(tmp_path / "r")], tmp_path / "site").read_text()
+    assert 'id="mixed-settings"' in index and "A: 2 SAEs, params p-big" in index and "B: 1 SAE, params p-small" in index
+    row_c = re.search(r'<tr[^>]*data-sae="c"[^>]*>.*?</tr>', index, re.S).group(0)
+    assert 'data-setting-core="B"' in row_c and row_c.count('<sup class="setting"') >= 2   # fvu and l0 cells
+    assert '<select data-filter="setting-core">' in index
+
+    w2 = ResultWriter(tmp_path / "one")
+    w2.write_unit(stamp("a", "core", "relu", 128), [MetricValue(metric="fvu", value=0.2),
+                                                    MetricValue(metric="l0", value=10.0)], [], 1.0,
+                  catalogue=catalogue_of("core"))
+    plain = build_site([str(tmp_path / "one")], tmp_path / "site1").read_text()
+    assert load_board([str(tmp_path / "one")]).settings == {} and "mixed-settings" not in plain
+    assert '<sup class="setting"' not in plain
+
+
+def test_log_axis_ticks_are_plain_numbers_and_baselines_have_distinct_styles():
+    import matplotlib.pyplot as plt
+
+    from saebench.leaderboard.plots import BASELINE_DASHES, plain_log_ticks
+
+    for lo, hi, expect in ((8.0, 9.7, {"8", "9"}), (3.0, 3000.0, {"10", "100", "1000"})):
+        fig, ax = plt.subplots()
+        ax.plot([lo, hi], [0, 1])
+        ax.set_xscale("log")
+        plain_log_ticks(ax, np.array([lo, hi]))
+        fig.canvas.draw()
+        lo_, hi_ = ax.get_xlim()
+        shown = {t.get_text() for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+                 if t.get_text() and lo_ <= t.get_position()[0] <= hi_}
+        plt.close(fig)
+        assert expect <= shown and not any("^" in s or "times" in s or "$" in s for s in shown), shown
+    styles = {(("0.25", "0.55")[(j // len(BASELINE_DASHES)) % 2], str(BASELINE_DASHES[j % len(BASELINE_DASHES)]))
+              for j in range(4)}
+    assert len(styles) == 4                                # four baselines: four different lines
