@@ -98,3 +98,37 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.find_element(By.PARTIAL_LINK_TEXT, "leaderboard").click()
     assert browser.current_url.endswith("/index.html")
+
+
+def test_the_published_leaderboard_is_current_and_works_in_a_browser(tmp_path, browser):
+    """`leaderboard/site` is what its README's one command builds from the committed results (its table equals a
+    fresh build's), and it works in a real browser: every SAE listed, the mixed-settings notice shown, the
+    settings filter keeps one setting."""
+    import json
+    import re
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    repo = Path(__file__).resolve().parents[2]
+    command = re.search(r"saebench leaderboard build (.*?) -o leaderboard/site", (repo / "leaderboard" / "README.md")
+                        .read_text()).group(1).split()
+    fresh = build_site([str(repo / src) for src in command], tmp_path / "fresh")
+    committed = json.loads((repo / "leaderboard" / "site" / "leaderboard.json").read_text())
+    assert committed == json.loads((fresh.parent / "leaderboard.json").read_text()), \
+        "leaderboard/site is stale: rebuild it with the command in leaderboard/README.md"
+
+    browser.get((repo / "leaderboard" / "site" / "index.html").as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "#board tbody tr")
+    assert len(rows) == len(committed) and all(r.is_displayed() for r in rows)
+    assert browser.find_element(By.ID, "mixed-settings").is_displayed()
+    select = Select(browser.find_element(By.CSS_SELECTOR, 'select[data-filter="setting-core"]'))
+    minority = select.options[-1].get_attribute("value")
+    select.select_by_value(minority)
+    shown = [r for r in browser.find_elements(By.CSS_SELECTOR, "#board tbody tr") if r.is_displayed()]
+    assert shown and len(shown) < len(rows)
+    assert all(r.get_attribute("data-setting-core") == minority for r in shown)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "published_leaderboard.png"))
+    errors = [m for m in browser.get_log("browser") if m.get("level") == "SEVERE"]
+    assert not errors, errors
