@@ -100,9 +100,6 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     assert browser.current_url.endswith("/index.html")
 
 
-@pytest.mark.xfail(reason="a fresh CI install (newer pandas/numpy than the dev venv) builds this board from the same "
-                          "committed results with 16 fewer SAEs and one value null: under investigation (issue 21)",
-                   strict=False)
 def test_the_published_leaderboard_is_current_and_works_in_a_browser(tmp_path, browser):
     """`leaderboard/site` is what its README's one command builds from the committed results (its table equals a
     fresh build's), and it works in a real browser: every SAE listed, the mixed-settings notice shown, the
@@ -119,11 +116,7 @@ def test_the_published_leaderboard_is_current_and_works_in_a_browser(tmp_path, b
     fresh = build_site([str(repo / src) for src in command], tmp_path / "fresh")
     committed = json.loads((repo / "leaderboard" / "site" / "leaderboard.json").read_text())
     rebuilt = json.loads((fresh.parent / "leaderboard.json").read_text())
-    # the same SAEs and columns (values are not compared: a fresh CI environment rendered one identity-control
-    # value as null where this one gives 1.0 — under investigation, see the issue 21 note)
-    assert [r["sae_id"] for r in committed] == [r["sae_id"] for r in rebuilt], \
-        "leaderboard/site is stale: rebuild it with the command in leaderboard/README.md"
-    assert [sorted(r) for r in committed] == [sorted(r) for r in rebuilt]
+    assert committed == rebuilt, "leaderboard/site is stale: rebuild it with the command in leaderboard/README.md"
 
     browser.get((repo / "leaderboard" / "site" / "index.html").as_uri())
     rows = browser.find_elements(By.CSS_SELECTOR, "#board tbody tr")
