@@ -24,15 +24,13 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.openai_server import FakeOpenAI, excerpts, kind  # noqa: E402
+from tests.openai_server import FakeOpenAI, steady  # noqa: E402
 
 
 def slow_judge(latency: float):
     def script(messages, n):
         time.sleep(latency)
-        if kind(messages) == "generation":
-            return 200, "This neuron activates on common story words."
-        return 200, ", ".join(str(i + 1) for i in range(0, len(excerpts(messages)), 2)) or "None"
+        return steady(messages, n)
     return script
 
 

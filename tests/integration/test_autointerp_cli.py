@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from saebench.results import read_details, read_manifest, read_metrics
-from tests.openai_server import FakeOpenAI, excerpts, kind
+from tests.openai_server import FakeOpenAI, excerpts, kind, steady
 
 pytestmark = pytest.mark.integration
 KEY = "sk-test-SECRET-do-not-store-42"
@@ -89,12 +89,6 @@ def test_autointerp_through_the_cli(tmp_path):
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in first.stdout + first.stderr + again.stdout + budget.stdout + budget.stderr
 
-
-def steady(messages, n):
-    """A deterministic judge (no 429, nothing malformed): same prompts, same answers."""
-    if kind(messages) == "generation":
-        return 200, "This neuron activates on common story words."
-    return 200, ", ".join(str(i + 1) for i in range(0, len(excerpts(messages)), 2)) or "None"
 
 
 def activation_files(cache):

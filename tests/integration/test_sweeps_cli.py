@@ -183,12 +183,7 @@ def test_the_judge_pool_runs_autointerp_judging_off_the_device_jobs(tmp_path):
     """Auto-interp is split: device jobs sample and stage (`staged` in status), judge jobs judge on CPU workers
     of their own with the judge's rate limit split between them; a sweep run from scratch overlaps the two
     pools and gives the same values; every unit ends with one result."""
-    from tests.openai_server import FakeOpenAI, excerpts, kind
-
-    def steady(messages, n):
-        if kind(messages) == "generation":
-            return 200, "This neuron activates on common story words."
-        return 200, ", ".join(str(i + 1) for i in range(0, len(excerpts(messages)), 2)) or "None"
+    from tests.openai_server import FakeOpenAI, steady
 
     pool = ["executor=local_gpus", "executor.workers=1", "executor.threads=1", "executor.judge_workers=2",
             "executor.judge_cpus=1", "executor.judge_wait_s=60"]
@@ -258,12 +253,7 @@ def test_the_judge_pool_on_submitit_and_ray(tmp_path, executor):
     every unit ends with one result, auto-interp judged outside the device jobs."""
     if executor[0] == "executor=ray":
         pytest.importorskip("ray")
-    from tests.openai_server import FakeOpenAI, excerpts, kind
-
-    def steady(messages, n):
-        if kind(messages) == "generation":
-            return 200, "This neuron activates on common story words."
-        return 200, ", ".join(str(i + 1) for i in range(0, len(excerpts(messages)), 2)) or "None"
+    from tests.openai_server import FakeOpenAI, steady
 
     out = tmp_path / "out"
     log = tmp_path / "submit.log"
