@@ -26,7 +26,7 @@ commands:
                           `cache clear [KEY ...|--kind K|--all] [--cache-dir D]`
   gate --baseline A --candidate B [--config gate.yaml] [--match sae|l0] [--summary gate.md]
                           fail (exit 1) when the candidate's results are worse than the baseline's
-  leaderboard build RESULTS... -o SITE
+  leaderboard build RESULTS... -o SITE [--validity REPORT]
                           a static site: SAE table, metric-vs-L0 frontiers, a page per SAE
   export saebench-json RESULTS... -o DIR
                           SAEBench-schema JSON per SAE and eval
@@ -587,11 +587,17 @@ def _leaderboard(args: list[str]) -> int:
     parser.add_argument("results", nargs="+", help="result folders")
     parser.add_argument("-o", "--output", required=True, help="site folder to write")
     parser.add_argument("--title", default="saebench leaderboard")
+    parser.add_argument("--validity", action="append", default=[], metavar="REPORT",
+                        help="a validity report folder (or a result folder holding report/) whose verdicts and noise "
+                             "floors annotate the columns; each result folder's own report/ is always used")
+    parser.add_argument("--no-static-plots", action="store_true",
+                        help="skip the per-model SVG files (the interactive plots are always there)")
     ns = parser.parse_args(args)
 
     from saebench.leaderboard import build_site
 
-    index = build_site(ns.results, ns.output, title=ns.title)
+    index = build_site(ns.results, ns.output, title=ns.title, validity=ns.validity,
+                       static_plots=not ns.no_static_plots)
     print(f"leaderboard written: {index} (open it in a browser, or serve the folder)")
     return 0
 

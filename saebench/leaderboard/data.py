@@ -105,6 +105,9 @@ def load_board(roots: list[str]) -> Board:
     table = table.reset_index()
     table["page"] = table["sae_id"].map(page_name)
     table["is_baseline"] = table["sae_source"].fillna("").str.startswith("baseline")
+    versions = overall.sort_values("created_at").groupby(["sae_id", "task"])["task_version"].last().unstack("task")
+    for task in versions.columns:
+        table[f"{task}:version"] = table["sae_id"].map(versions[task])
     details = pd.concat([read_details(r) for r in roots], ignore_index=True)
     settings = mixed_settings(overall)
     for task, labels in settings.items():
@@ -115,12 +118,14 @@ def load_board(roots: list[str]) -> Board:
 
 
 def mixed_settings(overall: pd.DataFrame) -> dict[str, list[tuple[str, str, int]]]:
-    """Tasks whose SAEs carry more than one params hash: each setting lettered A, B, ... by how many SAEs
-    use it (values under different settings are not comparable, so the site marks them)."""
+    """Tasks whose SAEs of one model carry more than one params hash: each setting lettered A, B, ... by how many
+    SAEs use it (values under different settings are not comparable, so the site marks them). Different models
+    are never compared (the site groups by model), so settings that differ only between models are not mixed."""
     out = {}
     for task, group in overall.groupby("task", sort=True):
-        counts = group.groupby("sae_id")["params_hash"].last().value_counts()
-        if len(counts) > 1:
+        per_sae = group.sort_values("created_at").groupby("sae_id")[["params_hash", "model"]].last()
+        counts = per_sae["params_hash"].value_counts()
+        if (per_sae.groupby("model")["params_hash"].nunique() > 1).any():
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             out[str(task)] = [(chr(ord("A") + i) if i < 26 else f"S{i}", str(h), int(n))
                               for i, (h, n) in enumerate(ordered)]

@@ -39,8 +39,9 @@ def plain_log_ticks(ax, l0: np.ndarray) -> None:
     ax.xaxis.set_minor_formatter(plain if narrow else NullFormatter())
 
 
-def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
-    """SVG of `col` against L0, or None when no SAE has both."""
+def metric_vs_l0(saes: pd.DataFrame, col: Column, title: str | None = None) -> str | None:
+    """SVG of `col` against L0, or None when no SAE has both. Over 500 points of a series are drawn as one
+    scatter without error bars (an SVG of thousands of error bars is megabytes)."""
     data = saes[saes[col.key].notna() & saes["l0"].notna() & (saes["l0"] > 0)]
     trained = data[~data["is_baseline"]]
     baselines = data[data["is_baseline"]]
@@ -53,13 +54,16 @@ def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
     for arch, group in sorted(trained.groupby("architecture"), key=lambda g: str(g[0])):
         c = color[str(arch)]
         se = group[col.key + ":se"].to_numpy(dtype=float)
-        ax.errorbar(group["l0"], group[col.key], yerr=np.where(np.isfinite(se), se, 0), fmt="o", color=c,
-                    label=str(arch), capsize=3, markersize=5, alpha=0.85)
+        if len(group) > 500:
+            ax.scatter(group["l0"], group[col.key], s=4, color=c, label=str(arch), alpha=0.6, rasterized=True)
+        else:
+            ax.errorbar(group["l0"], group[col.key], yerr=np.where(np.isfinite(se), se, 0), fmt="o", color=c,
+                        label=str(arch), capsize=3, markersize=5, alpha=0.85)
         if len(group) > 1 and col.higher_is_better is not None:
             xs, ys = frontier(group["l0"].to_numpy(dtype=float), group[col.key].to_numpy(dtype=float),
                               col.higher_is_better)
             ax.step(xs, ys, where="post", color=c, linewidth=1.2, alpha=0.9)
-    for j, b in enumerate(baselines.itertuples()):
+    for j, b in enumerate(baselines.head(12).itertuples()):     # 12 distinct styles; more would repeat
         value = data.loc[b.Index, col.key]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
@@ -70,7 +74,7 @@ def metric_vs_l0(saes: pd.DataFrame, col: Column) -> str | None:
     ax.set_xlabel("L0 (active latents per token, log scale)")
     direction = {True: " (higher is better)", False: " (lower is better)", None: ""}[col.higher_is_better]
     ax.set_ylabel(col.label + direction)
-    ax.set_title(f"{col.task}: {col.label} vs L0")
+    ax.set_title(title or f"{col.task}: {col.label} vs L0", fontsize=9)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)   # beside, not on, data
     return _svg(fig)

@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 
 import saebench
-from saebench.leaderboard.data import Board, Column, fmt, load_board
+from saebench.leaderboard.annotations import installed_versions, report_folders
+from saebench.leaderboard.data import Board, Column, fmt, load_board, page_name
+from saebench.leaderboard.payload import build_payload, embed
 from saebench.leaderboard.plots import density_histogram, metric_vs_l0
+from saebench.progress import progress
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-FILTERS = (("model", "model"), ("hook", "hook"), ("architecture", "architecture"), ("width", "d_sae"))
 
 
 def e(value) -> str:
@@ -46,52 +48,49 @@ def _num_cell(value, stderr=None, setting=None) -> str:
     return f'<td class="num" data-value="{e(v)}">{e(fmt(value, stderr))}{tag}</td>'
 
 
-def _index(board: Board, title: str, sources: list[str], plots: dict[str, str]) -> str:
+CONTROLS = """
+<section id="filters" aria-label="filters"></section>
+<section id="view-controls"><details id="column-chooser"><summary>Columns</summary><div id="column-list"></div>
+</details><span class="meta">showing <b id="shown">…</b> of <span id="total">…</span> SAEs
+<span id="page-note"></span></span> <button type="button" id="share">Copy link to this view</button></section>
+<div class="scroll" id="table-scroll"><table id="board"><thead></thead><tbody></tbody></table></div>
+<p><button type="button" id="more" hidden>Show more rows</button></p>
+<section id="compare" hidden><h2>Compare selected SAEs <button type="button" id="compare-clear">clear</button>
+</h2><div class="scroll" id="compare-table"></div></section>
+<h2 id="explore">Explore</h2>
+<section id="plot-controls"></section>
+<p class="meta" id="plot-legend"></p>
+<section id="plots" class="plots"></section>
+<div id="tooltip" role="tooltip" hidden></div>
+"""
+
+
+def _index(board: Board, title: str, sources: list[str], payload: dict, static_plots: dict[str, str],
+           validity_link: bool) -> str:
     saes = board.saes
     validity = (' <a href="validity.html">Validity report</a>: which metrics separate trained SAEs from controls.'
-                if any((Path(src) / "report" / "validity.parquet").is_file() for src in sources) else "")
-    filters = []
-    for label, field in FILTERS:
-        values = sorted({str(v) for v in saes[field].dropna()}, key=lambda s: (len(s), s))
-        options = "".join(f'<option value="{e(v)}">{e(v)}</option>' for v in values)
-        filters.append(f'<label>{e(label)}<select data-filter="{e(label)}"><option value="">all</option>'
-                       f"{options}</select></label>")
-    for task, labels in board.settings.items():        # mixed settings: a filter per such task
-        options = "".join(f'<option value="{e(lab)}">{e(lab)} ({n} SAEs)</option>' for lab, _h, n in labels)
-        filters.append(f'<label>{e(task)} setting<select data-filter="setting-{e(task)}">'
-                       f'<option value="">all</option>{options}</select></label>')
-    filters.append('<label>SAE id<input id="search" type="search" placeholder="filter by id"></label>')
-    head = ['<th data-type="text">SAE</th>', '<th data-type="text">model</th>', '<th data-type="text">hook</th>',
-            '<th data-type="text">architecture</th>', '<th data-type="num">width</th>']
-    for col in board.columns:
-        head.append(f'<th data-type="num" title="{e(col.description)}">{e(col.label)} {col.arrow}'
-                    f'<br><span class="meta">{e(col.task)}</span></th>')
-    body_rows = []
-    for vals in saes.to_dict("records"):
-        cls = ' class="baseline"' if vals["is_baseline"] else ""
-        attrs = (f' data-sae="{e(vals["sae_id"])}" data-model="{e(vals["model"])}" data-hook="{e(vals["hook"])}"'
-                 f' data-architecture="{e(vals["architecture"])}" data-width="{e(vals["d_sae"])}"'
-                 + "".join(f' data-setting-{e(t)}="{e(vals.get(t + ":setting"))}"' for t in board.settings))
-        cells = [f'<td data-value="{e(vals["sae_id"])}"><a href="sae/{e(vals["page"])}">{e(vals["sae_id"])}</a></td>',
-                 f"<td>{e(vals['model'])}</td>", f"<td>{e(vals['hook'])}</td>", f"<td>{e(vals['architecture'])}</td>",
-                 _num_cell(vals["d_sae"])]
-        cells += [_num_cell(vals.get(c.key), vals.get(c.key + ":se"), vals.get(c.task + ":setting")
-                            if c.task in board.settings else None) for c in board.columns]
-        body_rows.append(f"<tr{cls}{attrs}>{''.join(cells)}</tr>")
-    figures = "".join(f"<figure>{svg}<figcaption class=\"meta\">{e(key)}</figcaption></figure>"
-                      for key, svg in plots.items())
+                if validity_link else "")
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    figures = "".join(f'<figure><a href="{e(path)}"><img loading="lazy" src="{e(path)}" alt="{e(caption)}">'
+                      f'</a><figcaption class="meta">{e(caption)} (<a href="{e(path)}" download>SVG</a>)'
+                      f"</figcaption></figure>" for caption, path in static_plots.items())
+    static = (f"<details id=\"static-plots\"><summary>Static plots ({len(static_plots)} SVG files, for papers): "
+              f"each metric against L0 per model, one series per architecture with its Pareto frontier, baselines as "
+              f"reference lines, standard-error bars</summary><section class=\"plots\">{figures}</section></details>"
+              if static_plots else "")
+    reports = payload["reports"]
+    checked = (f" Validity verdicts (✓ separates trained SAEs from controls, ✗ does not, ~ mixed, · not established) "
+               f"come from {e(', '.join(reports))}." if reports else
+               " No validity report was given, so no column carries a verdict (· not established).")
     body = (f"<header><h1>{e(title)}</h1><p class=\"meta\">{len(saes)} SAEs from {e(', '.join(sources))}; "
             f"generated {generated} by saebench {e(saebench.__version__)}. ↑ higher is better, ↓ lower is better; "
-            f"± is a standard error where the results carry one. Click a column to sort.{validity}</p></header>"
-            f"{_settings_warning(board)}"
-            f"<section id=\"filters\">{''.join(filters)}<span class=\"meta\">showing <b id=\"shown\">"
-            f"{len(saes)}</b> of {len(saes)}</span></section>"
-            f"<div class=\"scroll\"><table id=\"board\"><thead><tr>{''.join(head)}</tr></thead><tbody>"
-            f"{''.join(body_rows)}</tbody></table></div>"
-            f"<h2>Metrics against L0</h2><p class=\"meta\">One series per architecture with its Pareto frontier "
-            f"(step line); baselines as horizontal reference lines; error bars are standard errors.</p>"
-            f"<section class=\"plots\">{figures}</section>")
+            f"± is a standard error where the results carry one. Green cells are indistinguishable from the best "
+            f"shown SAE of their model and setting (within 2σ, σ = the larger of the standard error and the measured "
+            f"noise floor); the best is bold. Click a column to sort; the URL keeps the view.{checked}{validity}</p>"
+            f"<noscript><p class=\"warn\">The table and plots need JavaScript; without it, read "
+            f"<a href=\"leaderboard.json\">leaderboard.json</a> and the static plots below.</p></noscript>"
+            f"</header>{_settings_warning(board)}{CONTROLS}{static}"
+            f'<script type="application/json" id="board-data">{embed(payload)}</script>')
     return _page(title, body, (STATIC / "app.js").read_text())
 
 
@@ -109,14 +108,17 @@ def _settings_warning(board: Board) -> str:
 
 
 def _table(frame: pd.DataFrame, numeric: set[str]) -> str:
-    head = "".join(f"<th>{e(c)}</th>" for c in frame.columns)
-    rows = []
-    for r in frame.itertuples(index=False):
-        cells = []
-        for c, v in zip(frame.columns, r, strict=True):
-            cells.append(_num_cell(v) if c in numeric else f"<td>{e(v)}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    return _rows_table(list(frame.columns), frame.itertuples(index=False), numeric)
+
+
+def _rows_table(columns: list[str], rows, numeric: set[str]) -> str:
+    """An HTML table of `rows` (sequences in the order of `columns`); numeric columns right-aligned."""
+    head = "".join(f"<th>{e(c)}</th>" for c in columns)
+    out = []
+    for r in rows:
+        cells = [_num_cell(v) if c in numeric else f"<td>{e(v)}</td>" for c, v in zip(columns, r, strict=True)]
+        out.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(out)}</tbody></table></div>"
 
 
 def _details_html(details: pd.DataFrame) -> str:
@@ -139,58 +141,98 @@ def _details_html(details: pd.DataFrame) -> str:
     return "".join(parts) or "<p class=\"meta\">No details tables.</p>"
 
 
-def _sae_page(board: Board, sae: dict, columns: list[Column]) -> str:
-    rows = board.rows[board.rows["sae_id"] == sae["sae_id"]].copy()
+METRIC_FIELDS = ["task", "metric", "subset", "k", "seed", "value", "stderr", "n"]
+PROVENANCE = ("task_version", "run_id", "created_at", "saebench_version", "git_sha", "model_revision", "dtype",
+              "device", "duration_s", "params_hash")
+
+
+def _sae_page(sae: dict, rows: list[dict], details: pd.DataFrame, columns: list[Column]) -> str:
+    """One SAE's page from its own metric rows (dicts, sorted by task, metric, subset, k) and details rows."""
     facts = [("model", sae["model"]), ("hook", sae["hook"]), ("architecture", sae["architecture"]),
              ("d_in", sae["d_in"]), ("d_sae", sae["d_sae"]), ("source", sae["sae_source"])]
     head = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     headline = "".join(f"<tr><th>{e(c.task)}/{e(c.label)} {c.arrow}</th>"
                        f"{_num_cell(sae.get(c.key), sae.get(c.key + ':se'))}</tr>" for c in columns)
-    metrics = rows.sort_values(["task", "metric", "subset", "k"], na_position="first")[
-        ["task", "metric", "subset", "k", "seed", "value", "stderr", "n"]]
+    metrics = _rows_table(METRIC_FIELDS, ([r[f] for f in METRIC_FIELDS] for r in rows),
+                          {"k", "seed", "value", "stderr", "n"})
+    runs: dict[tuple, dict] = {}
+    for r in rows:
+        runs.setdefault((r["task"], r["run_id"]), r)
     prov = []
-    for (task, _run), g in rows.groupby(["task", "run_id"], sort=True):
-        first = g.iloc[0]
+    for (task, _run), first in sorted(runs.items()):
         params = json.dumps(json.loads(first["params_json"]), indent=1, sort_keys=True) if first["params_json"] else ""
         prov.append(f"<h3>{e(task)}</h3><table>"
-                    + "".join(f"<tr><th>{e(k)}</th><td>{e(first[k])}</td></tr>" for k in
-                              ("task_version", "run_id", "created_at", "saebench_version", "git_sha", "model_revision",
-                               "dtype", "device", "duration_s", "params_hash"))
+                    + "".join(f"<tr><th>{e(k)}</th><td>{e(first[k])}</td></tr>" for k in PROVENANCE)
                     + f"</table><details><summary>params</summary><pre>{e(params)}</pre></details>")
-    sae_json = rows["sae_json"].dropna()
-    described = json.dumps(json.loads(sae_json.iloc[-1]), indent=1, sort_keys=True) if len(sae_json) else ""
-    details = board.details[board.details["sae_id"] == sae["sae_id"]] if not board.details.empty else board.details
+    sae_json = [r["sae_json"] for r in sorted(rows, key=lambda r: r["created_at"]) if r["sae_json"]]
+    described = json.dumps(json.loads(sae_json[-1]), indent=1, sort_keys=True) if sae_json else ""
     body = (f'<p><a href="../index.html">← leaderboard</a></p><h1>{e(sae["sae_id"])}</h1>'
             f"<table>{head}</table><h2>Headline metrics</h2><table>{headline}</table>"
-            f"<h2>All metrics</h2>{_table(metrics, {'k', 'seed', 'value', 'stderr', 'n'})}"
+            f"<h2>All metrics</h2>{metrics}"
             f"<h2>Provenance</h2>{''.join(prov)}<details><summary>SAE description</summary><pre>{e(described)}</pre>"
-            f"</details><h2>Details</h2>{_details_html(details)}"
+            f"</details><h2>Details</h2>{_details_html(details) if len(details) else NO_DETAILS}"
             f'<p><a href="../index.html">← leaderboard</a></p>')
     return _page(f"{sae['sae_id']} — saebench", body)
 
 
-def build_site(results: list[str], output: str | Path, title: str = "saebench leaderboard") -> Path:
-    """Build the site from result folders into `output`; returns the index path."""
+NO_DETAILS = "<p class=\"meta\">No details tables.</p>"
+
+
+def _rows_by_sae(rows: pd.DataFrame) -> dict[str, list[dict]]:
+    """Metric rows as dicts per SAE, each SAE's sorted by task, metric, subset, k (missing first)."""
+    ordered = rows.sort_values(["sae_id", "task", "metric", "subset", "k"], na_position="first", kind="stable")
+    out: dict[str, list[dict]] = {}
+    for r in ordered[METRIC_FIELDS + ["sae_id", *PROVENANCE, "params_json", "sae_json"]].to_dict("records"):
+        out.setdefault(r["sae_id"], []).append({k: (None if isinstance(v, float) and np.isnan(v) else v)
+                                               for k, v in r.items()})
+    return out
+
+
+def build_site(results: list[str], output: str | Path, title: str = "saebench leaderboard",
+               validity: list[str] | None = None, static_plots: bool = True) -> Path:
+    """Build the site from result folders into `output`; returns the index path. `validity`: more validity report
+    folders (each result folder's own `report/` is always used); `static_plots=False` skips the SVG files."""
     board = load_board([str(r) for r in results])
+    reports = report_folders([str(r) for r in results], validity)
     out = Path(output)
     (out / "sae").mkdir(parents=True, exist_ok=True)
-    plots = {}
-    for col in board.columns:
-        if col.metric == "l0":
-            continue
-        svg = metric_vs_l0(board.saes, col)
-        if svg is not None:
-            plots[col.key] = svg
+    plots = _static_plots(board, out) if static_plots else {}
+    payload = build_payload(board, reports, installed_versions())
     index = out / "index.html"
-    index.write_text(_index(board, title, [str(r) for r in results], plots), encoding="utf-8")
-    for sae in board.saes.to_dict("records"):
-        (out / "sae" / sae["page"]).write_text(_sae_page(board, sae, board.columns), encoding="utf-8")
+    index.write_text(_index(board, title, [str(r) for r in results], payload, plots, bool(reports)),
+                     encoding="utf-8")
+    rows_of = _rows_by_sae(board.rows)
+    details_of = dict(tuple(board.details.groupby("sae_id", sort=False))) if not board.details.empty else {}
+    for sae in progress(board.saes.to_dict("records"), desc="SAE pages", unit="page"):
+        page = _sae_page(sae, rows_of[sae["sae_id"]], details_of.get(sae["sae_id"], board.details.iloc[0:0]),
+                         board.columns)
+        (out / "sae" / sae["page"]).write_text(page, encoding="utf-8")
     (out / "leaderboard.json").write_text(board.saes.to_json(orient="records", indent=1), encoding="utf-8")
-    reports = [Path(r) / "report" for r in results if (Path(r) / "report" / "validity.parquet").is_file()]
     if reports:
         (out / "validity.html").write_text(_validity_page(reports, title), encoding="utf-8")
-    log.info("leaderboard: %d SAEs, %d plots -> %s", len(board.saes), len(plots), index)
+    log.info("leaderboard: %d SAEs, %d static plots -> %s", len(board.saes), len(plots), index)
     return index
+
+
+def _static_plots(board: Board, out: Path) -> dict[str, str]:
+    """One SVG file per (model, headline metric) under plots/: caption -> path relative to the site."""
+    folder = out / "plots"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.svg"):
+        old.unlink()
+    plots = {}
+    by_model = list(board.saes.groupby("model", sort=True))
+    for model, saes in progress(by_model, desc="static plots", unit="model"):
+        for col in board.columns:
+            if col.metric == "l0":
+                continue
+            svg = metric_vs_l0(saes, col, title=f"{model} — {col.task}: {col.label} vs L0")
+            if svg is None:
+                continue
+            name = page_name(f"{model}/{col.key}").replace(".html", ".svg")
+            (folder / name).write_text(svg, encoding="utf-8")
+            plots[f"{model}: {col.key}"] = f"plots/{name}"
+    return plots
 
 
 def _validity_page(reports: list[Path], title: str) -> str:

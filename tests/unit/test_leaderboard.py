@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -67,26 +66,39 @@ def test_frontier_per_architecture_golden(results):
     assert ys.tolist() == pytest.approx([1 - fvu_of("jumprelu", 4096, l0) / 4 for l0 in L0S])
 
 
+def payload_of(index) -> dict:
+    """The data the page's script renders (embedded JSON; its escapes decode back to the strings)."""
+    html, tag = index.read_text(), '<script type="application/json" id="board-data">'
+    start = html.index(tag) + len(tag)
+    return json.loads(html[start:html.index("</script>", start)])
+
+
 def test_site_table_plots_and_pages(results):
     tmp, truth = results
     index = build_site([str(tmp / "old"), str(tmp / "new")], tmp / "site", title="Fixture board")
     html = index.read_text()
     assert "<title>Fixture board</title>" in html and "http" not in html.split("<body>")[0]   # no CDN
-    rows = re.findall(r"<tr[^>]*data-sae=\"([^\"]+)\"", html)
+    assert "src=\"http" not in html and "href=\"http" not in html                          # nothing remote
+    data = payload_of(index)
+    rows = [s["id"] for s in data["saes"]]
     assert len(rows) == 19 and "topk/w4096/l0_50" in rows
-    row = html[html.index('data-sae="jumprelu/w4096/l0_120"'):]
-    row = row[:row.index("</tr>")]
-    assert f'data-value="{float(truth["jumprelu/w4096/l0_120"]["fvu"])!r}"' in row
-    assert "fvu ↓" in html and "ce_loss_score ↑" in html and "±" in html
-    figures = html.count("<figure>")
-    assert figures == 5 and html.count("<svg") == 5               # every headline metric but l0, vs L0
+    keys = [c["key"] for c in data["columns"]]
+    sae = next(s for s in data["saes"] if s["id"] == "jumprelu/w4096/l0_120")
+    assert sae["v"][2 * keys.index("core/fvu")] == truth["jumprelu/w4096/l0_120"]["fvu"]       # exact, not rounded
+    assert sae["v"][2 * keys.index("core/ce_loss_score") + 1] == 0.002                         # its stderr
+    assert sae["l0"] == 120.0 and sae["width"] == 4096 and sae["architecture"] == "jumprelu"
+    arrows = {c["label"]: c["arrow"] for c in data["columns"]}
+    assert arrows["fvu"] == "↓" and arrows["ce_loss_score"] == "↑"
+    svgs = sorted((tmp / "site" / "plots").glob("*.svg"))
+    assert len(svgs) == 5 and html.count("<img loading=\"lazy\"") == 5   # every headline metric but l0, per model
+    assert all(p.read_text().startswith("<svg") for p in svgs)
     for sae_id in rows:
         page = (tmp / "site" / "sae" / page_name(sae_id)).read_text()
         assert 'href="../index.html"' in page and "run-new" in page
     relu = (tmp / "site" / "sae" / page_name("relu/w1024/l0_20")).read_text()
     assert "per-latent density" in relu and "<svg" in relu and "params_hash" in relu
-    data = json.loads((tmp / "site" / "leaderboard.json").read_text())
-    assert {d["sae_id"] for d in data} == set(rows)
+    table = json.loads((tmp / "site" / "leaderboard.json").read_text())
+    assert {d["sae_id"] for d in table} == set(rows)
 
 
 def test_a_results_folder_with_a_validity_report_gets_a_linked_validity_page(results):
@@ -117,8 +129,11 @@ def test_every_string_from_results_is_escaped(tmp_path):
     pages = [index.read_text(), *(p.read_text() for p in (tmp_path / "site" / "sae").glob("*.html"))]
     for page in pages:
         assert evil not in page and arch not in page and "<b>bold</b>" not in page
-        assert page.count("<script>") <= 1 and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
-    assert "&lt;script&gt;alert(&quot;sae&quot;)&lt;/script&gt;" in pages[0]
+        inert = page.replace("onerror=alert(1)&gt;", "").replace("onerror=alert(1)\\u003e", "")   # escaped: text
+        assert page.count("<script>") <= 1 and "onerror=alert" not in inert
+    assert pages[0].count("</script>") == 2                  # the data element and the page's own script only
+    assert {s["id"] for s in payload_of(index)["saes"]} == {evil}   # the id is data, escaped inside the JSON
+    assert "&lt;script&gt;alert(&quot;sae&quot;)&lt;/script&gt;" in pages[1]
     assert "&lt;b&gt;bold&lt;/b&gt;" in pages[1] and "x&lt;y" in pages[1]
 
 
@@ -273,9 +288,9 @@ def test_values_from_different_settings_are_marked_and_filterable(tmp_path):
     assert board.saes.set_index("sae_id")["core:setting"].to_dict() == {"a": "A", "b": "A", "c": "B"}
     index = build_site([str(tmp_path / "r")], tmp_path / "site").read_text()
     assert 'id="mixed-settings"' in index and "A: 2 SAEs, params p-big" in index and "B: 1 SAE, params p-small" in index
-    row_c = re.search(r'<tr[^>]*data-sae="c"[^>]*>.*?</tr>', index, re.S).group(0)
-    assert 'data-setting-core="B"' in row_c and row_c.count('<sup class="setting"') >= 2   # fvu and l0 cells
-    assert '<select data-filter="setting-core">' in index
+    data = payload_of(tmp_path / "site" / "index.html")
+    assert {s["id"]: s["setting"] for s in data["saes"]} == {"a": {"core": "A"}, "b": {"core": "A"}, "c": {"core": "B"}}
+    assert data["settings"] == {"core": [["A", "p-big", 2], ["B", "p-small", 1]]}
 
     w2 = ResultWriter(tmp_path / "one")
     w2.write_unit(stamp("a", "core", "relu", 128), [MetricValue(metric="fvu", value=0.2),
@@ -283,7 +298,26 @@ def test_values_from_different_settings_are_marked_and_filterable(tmp_path):
                   catalogue=catalogue_of("core"))
     plain = build_site([str(tmp_path / "one")], tmp_path / "site1").read_text()
     assert load_board([str(tmp_path / "one")]).settings == {} and "mixed-settings" not in plain
-    assert '<sup class="setting"' not in plain
+    assert "setting" not in payload_of(tmp_path / "site1" / "index.html")["saes"][0]
+
+
+def test_settings_that_differ_only_between_models_are_not_mixed(tmp_path):
+    """Values of different models are never compared (the site groups by model), so one params hash per model is
+    not a mixed setting; two hashes within one model are."""
+    from dataclasses import replace
+
+    from tests.results_fixture import catalogue_of
+
+    w = ResultWriter(tmp_path / "r")
+    for sae_id, model, ph in (("a", "m1", "p1"), ("b", "m2", "p2")):
+        w.write_unit(replace(stamp(sae_id, "core", "relu", 128, params_hash=ph), model=model),
+                     [MetricValue(metric="fvu", value=0.2), MetricValue(metric="l0", value=10.0)], [], 1.0,
+                     catalogue=catalogue_of("core"))
+    assert load_board([str(tmp_path / "r")]).settings == {}
+    w.write_unit(replace(stamp("c", "core", "relu", 128, params_hash="p3"), model="m1"),
+                 [MetricValue(metric="fvu", value=0.2), MetricValue(metric="l0", value=10.0)], [], 1.0,
+                 catalogue=catalogue_of("core"))
+    assert [lab for lab, _h, _n in load_board([str(tmp_path / "r")]).settings["core"]] == ["A", "B", "C"]
 
 
 def test_log_axis_ticks_are_plain_numbers_and_baselines_have_distinct_styles():

@@ -136,6 +136,6 @@ def test_hostile_ids_keep_their_results_through_every_reader(tmp_path):
     assert len(writer.completed_units()) == len(ids)
     index = build_site([str(tmp_path / "res")], tmp_path / "site")
     html = index.read_text()
-    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<b>bold</b>" not in html and "\\u003cb\\u003ebold\\u003c/b\\u003e" in html   # data, JSON-escaped
     assert len(export_saebench_json([str(tmp_path / "res")], tmp_path / "json")) == len(ids)
     assert check_results(tmp_path / "res").ok
