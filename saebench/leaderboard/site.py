@@ -1,7 +1,9 @@
-"""Write the static leaderboard: index.html (table, filters, plots) and one page per SAE.
+"""Write the static leaderboard: index.html, one page per SAE, static SVG plots, validity.html.
 
-Self-contained: CSS, JavaScript and SVG plots are inlined, so pages work opened from disk and served,
-with no server and no CDN. Every string that came from a result file goes through `html.escape`.
+index.html is a shell (header, notices, empty table and explorer) with the board's data embedded as JSON
+(`payload.py`) and the page's own script (`static/app.js`) that renders it; CSS and JavaScript are inlined, so
+the site works opened from disk and served, with no server, no CDN and no network. Every string from a result
+file reaches HTML through `html.escape` (server side) or as JSON data set with textContent (page side).
 """
 
 from __future__ import annotations
@@ -138,9 +140,10 @@ def _details_html(details: pd.DataFrame) -> str:
         note = f" (first 200 of {len(wide)})" if len(wide) > 200 else ""
         numeric = {c for c in shown.columns if c != "label"}
         parts.append(f"<h3>{e(task)} / {e(table)}{e(note)}</h3>{_table(shown, numeric)}")
-    return "".join(parts) or "<p class=\"meta\">No details tables.</p>"
+    return "".join(parts) or NO_DETAILS
 
 
+NO_DETAILS = "<p class=\"meta\">No details tables.</p>"
 METRIC_FIELDS = ["task", "metric", "subset", "k", "seed", "value", "stderr", "n"]
 PROVENANCE = ("task_version", "run_id", "created_at", "saebench_version", "git_sha", "model_revision", "dtype",
               "device", "duration_s", "params_hash")
@@ -173,9 +176,6 @@ def _sae_page(sae: dict, rows: list[dict], details: pd.DataFrame, columns: list[
             f"</details><h2>Details</h2>{_details_html(details) if len(details) else NO_DETAILS}"
             f'<p><a href="../index.html">← leaderboard</a></p>')
     return _page(f"{sae['sae_id']} — saebench", body)
-
-
-NO_DETAILS = "<p class=\"meta\">No details tables.</p>"
 
 
 def _rows_by_sae(rows: pd.DataFrame) -> dict[str, list[dict]]:

@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
 
@@ -197,6 +198,21 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     assert "zoom=" in browser.current_url and 0 < inside() < 6
     ActionChains(browser).double_click(browser.find_element(By.CSS_SELECTOR, "svg.explorer rect.frame")).perform()
     assert "zoom=" not in browser.current_url and inside() == 6
+
+    # "download this plot as SVG" gives a standalone SVG file: styled by attributes, every point with its SAE
+    browser.execute_script("window.__svg = null; URL.createObjectURL = function (blob) {"
+                           "  blob.text().then(function (t) { window.__svg = t; }); return 'data:,'; };")
+    browser.find_element(By.CSS_SELECTOR, "figure.panel a.download").click()
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return window.__svg"))
+    text = browser.execute_script("return window.__svg")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    svg_root = ET.fromstring(text.split("?>", 1)[1])
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg_root.tag == f"{ns}svg" and svg_root.get("font-family") == "sans-serif"
+    frame_el = next(r for r in svg_root.iter(f"{ns}rect") if r.get("class") == "frame")
+    assert frame_el.get("fill") == "none"
+    assert {c.get("data-sae") for c in svg_root.iter(f"{ns}circle")} == set(on_fvu)
+    assert not [r for r in svg_root.iter(f"{ns}rect") if r.get("class") == "zoom-box"]
 
     # clicking a point adds it to the comparison
     browser.find_element(By.ID, "compare-clear").click()

@@ -556,18 +556,18 @@
     var xt = logx ? logTicks(Math.pow(10, x0), Math.pow(10, x1)) : niceTicks(x0, x1, 6);
     xt.forEach(function (t) {
       var X = sx(t);
-      grid.appendChild(svg("line", {x1: X, x2: X, y1: T, y2: H - B}));
-      var lab = svg("text", {x: X, y: H - B + 16, "text-anchor": "middle", "class": "tick x-tick"});
+      grid.appendChild(svg("line", {x1: X, x2: X, y1: T, y2: H - B, stroke: "#e4e7ee"}));
+      var lab = svg("text", {x: X, y: H - B + 16, "text-anchor": "middle", "class": "tick x-tick", fill: "#5b6475"});
       lab.textContent = tickText(t); grid.appendChild(lab);
     });
     niceTicks(y0, y1, 6).forEach(function (t) {
       var Y = sy(t);
-      grid.appendChild(svg("line", {x1: L, x2: W - R, y1: Y, y2: Y}));
-      var lab = svg("text", {x: L - 6, y: Y + 4, "text-anchor": "end", "class": "tick y-tick"});
+      grid.appendChild(svg("line", {x1: L, x2: W - R, y1: Y, y2: Y, stroke: "#e4e7ee"}));
+      var lab = svg("text", {x: L - 6, y: Y + 4, "text-anchor": "end", "class": "tick y-tick", fill: "#5b6475"});
       lab.textContent = tickText(t); grid.appendChild(lab);
     });
     root.appendChild(grid);
-    root.appendChild(svg("rect", {x: L, y: T, width: W - L - R, height: H - T - B, "class": "frame"}));
+    root.appendChild(svg("rect", {x: L, y: T, width: W - L - R, height: H - T - B, "class": "frame", fill: "none", stroke: "#9aa3b2"}));
     var xl = svg("text", {x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", "class": "axis-label"});
     xl.textContent = colLabel(xKey) + (logx ? " (log scale)" : "");
     var yl = svg("text", {x: -((T + H - B) / 2), y: 14, transform: "rotate(-90)", "text-anchor": "middle", "class": "axis-label"});
@@ -579,11 +579,11 @@
       trained.forEach(function (p) { if (hi ? p.y > best.y : p.y < best.y) { best = p; } });
       var edge = hi ? best.y - 2 * best.e : best.y + 2 * best.e;
       var top = sy(Math.max(best.y, edge)), bottom = sy(Math.min(best.y, edge));
-      area.appendChild(svg("rect", {x: L, width: W - L - R, y: top, height: Math.max(1, bottom - top), "class": "best-band",
+      area.appendChild(svg("rect", {x: L, width: W - L - R, y: top, height: Math.max(1, bottom - top), "class": "best-band", fill: "#2ca02c", "fill-opacity": "0.12",
                                     "data-best": best.s.id}));
     }
     baselines.forEach(function (b, i) {
-      var line = svg("line", {x1: L, x2: W - R, y1: sy(b.y), y2: sy(b.y), "class": "baseline-line",
+      var line = svg("line", {x1: L, x2: W - R, y1: sy(b.y), y2: sy(b.y), "class": "baseline-line", stroke: "#555", "stroke-width": "1.2",
                               "stroke-dasharray": ["6 3", "2 3", "8 3 2 3", "1 4", "10 4", "4 2 1 2"][i % 6],
                               "data-sae": b.s.id});
       area.appendChild(line);
@@ -604,12 +604,12 @@
         var d = "M" + sx(f[0].x) + "," + sy(f[0].y);
         for (var i = 1; i < f.length; i += 1) { d += " H" + sx(f[i].x) + " V" + sy(f[i].y); }
         d += " H" + (W - R);
-        area.appendChild(svg("path", {d: d, "class": "frontier", stroke: colours[k] || "#333"}));
+        area.appendChild(svg("path", {d: d, "class": "frontier", fill: "none", "stroke-width": "1.5", stroke: colours[k] || "#333"}));
       });
     }
     pts.forEach(function (p) {
       if (p.e > 0) {
-        area.appendChild(svg("line", {x1: sx(p.x), x2: sx(p.x), y1: sy(p.y - p.e), y2: sy(p.y + p.e), "class": "bar",
+        area.appendChild(svg("line", {x1: sx(p.x), x2: sx(p.x), y1: sy(p.y - p.e), y2: sy(p.y + p.e), "class": "bar", "stroke-width": "1.2", opacity: "0.6",
                                       stroke: colours[colorKeyOf(p.s)] || "#333"}));
       }
     });
@@ -618,9 +618,11 @@
       var on = state.cmp.indexOf(p.s.id) !== -1;
       var c = p.base ?
         svg("rect", {x: sx(p.x) - 4, y: sy(p.y) - 4, width: 8, height: 8, transform: "rotate(45 " + sx(p.x) + " " + sy(p.y) + ")",
-                     "class": "point baseline-point" + (on ? " picked" : ""), "data-sae": p.s.id}) :
+                     "class": "point baseline-point" + (on ? " picked" : ""), "data-sae": p.s.id, fill: "#fff",
+                     stroke: "#555", "stroke-width": "1.5"}) :
         svg("circle", {cx: sx(p.x), cy: sy(p.y), r: on ? 6 : 4, fill: colours[colorKeyOf(p.s)] || "#333",
-                       "class": "point" + (on ? " picked" : ""), "data-sae": p.s.id});
+                       "class": "point" + (on ? " picked" : ""), "data-sae": p.s.id, stroke: on ? "#000" : "#fff",
+                       "stroke-width": on ? "2" : "1"});
       area.appendChild(c);
       if (on) { picked.push(p); }
     });
@@ -637,8 +639,7 @@
     var dl = el("a", {href: "#", "class": "download"}, "download this plot as SVG");
     dl.addEventListener("click", function (ev) {
       ev.preventDefault();
-      var text = '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(root)
-        .replace("<svg ", '<svg xmlns="' + SVGNS + '" style="font: 11px sans-serif" ');
+      var text = svgFile(root);
       var a = el("a", {href: URL.createObjectURL(new Blob([text], {type: "image/svg+xml"})),
                        download: (model + "_" + yKey + "_vs_" + xKey).replace(/[^A-Za-z0-9._-]+/g, "_") + ".svg"});
       document.body.appendChild(a); a.click(); a.remove();
@@ -647,6 +648,17 @@
     fig.appendChild(cap);
     return fig;
   }
+  // The plot as a standalone SVG file: presentation attributes carry the styling, so it renders the same
+  // outside the page (papers, editors); the zoom box is dropped.
+  function svgFile(root) {
+    var copy = root.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll(".zoom-box"), function (n) { n.remove(); });
+    copy.setAttribute("xmlns", SVGNS);
+    copy.setAttribute("font-family", "sans-serif");
+    copy.setAttribute("font-size", "11");
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(copy);
+  }
+
   function attachZoom(root, box, model, g) {
     var start = null;
     function local(ev) {
