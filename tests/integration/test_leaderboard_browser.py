@@ -278,6 +278,9 @@ def test_the_published_leaderboard_is_current_and_works_in_a_browser(tmp_path, b
     browser.execute_script("document.getElementById('explore').scrollIntoView()")
     browser.save_screenshot(str(ARTIFACTS / "published_explorer.png"))
     assert all(r.startswith(("orgllama/", "known/", "control/")) for r in _visible_ids(browser))
+    keys = [th.get_attribute("data-key") for th in browser.find_elements(By.CSS_SELECTOR, "#board tr.columns th")]
+    assert "core/fvu" in keys and "unlearning/unlearning_score" in keys and "scr/scr@20" not in keys   # no values
+    assert "scr/scr@20" in browser.find_element(By.ID, "page-note").text
     assert _severe(browser) == []
 
 

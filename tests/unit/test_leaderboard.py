@@ -339,3 +339,28 @@ def test_log_axis_ticks_are_plain_numbers_and_baselines_have_distinct_styles():
     styles = {(("0.25", "0.55")[(j // len(BASELINE_DASHES)) % 2], str(BASELINE_DASHES[j % len(BASELINE_DASHES)]))
               for j in range(4)}
     assert len(styles) == 4                                # four baselines: four different lines
+
+
+def test_one_id_on_two_models_stays_two_saes(tmp_path):
+    """`control/identity` of the organism and of the synthetic tier are different SAEs: the board keeps both,
+    each with its own values and details, named `<id> @ <model>`; ids on one model are left alone."""
+    from dataclasses import replace
+
+    from tests.results_fixture import catalogue_of
+
+    for folder, model, fvu in (("a", "orgllama", 0.0), ("b", "synthetic:synth_ci", 0.5)):
+        ResultWriter(tmp_path / folder).write_unit(
+            replace(stamp("control/identity", "core", "identity", 64, run=f"run-{folder}"), model=model),
+            [MetricValue(metric="fvu", value=fvu), MetricValue(metric="l0", value=64.0)],
+            [Details("latent", np.arange(2), {"density": np.array([fvu, fvu])})], 1.0, catalogue=catalogue_of("core"))
+    ResultWriter(tmp_path / "a").write_unit(
+        replace(stamp("mine", "core", "relu", 64), model="orgllama"),
+        [MetricValue(metric="fvu", value=0.1), MetricValue(metric="l0", value=9.0)], [], 1.0,
+        catalogue=catalogue_of("core"))
+    board = load_board([str(tmp_path / "a"), str(tmp_path / "b")])
+    table = board.saes.set_index("sae_id")
+    assert sorted(table.index) == ["control/identity @ orgllama", "control/identity @ synthetic:synth_ci", "mine"]
+    assert table.loc["control/identity @ synthetic:synth_ci", "core/fvu"] == 0.5
+    assert table.loc["control/identity @ orgllama", "model"] == "orgllama"
+    density = board.details[board.details["field"] == "density"].groupby("sae_id")["value"].first().to_dict()
+    assert density == {"control/identity @ orgllama": 0.0, "control/identity @ synthetic:synth_ci": 0.5}

@@ -215,7 +215,17 @@
   }
 
   // ---- the table --------------------------------------------------------------------------------------------
-  function visibleCols() { return COLS.filter(function (c) { return state.hide.indexOf(c.key) === -1; }); }
+  // Columns the reader hid, and columns without a value among the shown SAEs (another model's tasks), are left out.
+  function hasValues(c) {
+    for (var i = 0; i < matching.length; i += 1) { if (isNum(value(matching[i], c.key))) { return true; } }
+    return false;
+  }
+  function visibleCols() {
+    return COLS.filter(function (c) { return state.hide.indexOf(c.key) === -1 && hasValues(c); });
+  }
+  function emptyCols() {
+    return COLS.filter(function (c) { return state.hide.indexOf(c.key) === -1 && !hasValues(c); });
+  }
   function visibleFacts() { return FACTS.filter(function (f) { return state.hide.indexOf(f) === -1; }); }
   var VERDICT_MARK = {"separates": "✓", "does not separate": "✗", "mixed": "~", "not established": "·"};
   var PARITY_MARK = {"equal": "=", "within seeds": "≈", "setting": "≈", "components": "≈", "own": ""};
@@ -242,7 +252,7 @@
                (c.status ? "\n" + c.status_text : "");
     return th;
   }
-  function buildHead() {
+  function buildHead(cols) {
     var thead = document.querySelector("#board thead");
     thead.textContent = "";
     var groupRow = el("tr", {"class": "groups"}), row = el("tr", {"class": "columns"});
@@ -252,7 +262,7 @@
     facts.forEach(function (f) {
       row.appendChild(el("th", {"data-key": f, "data-type": f === "width" ? "num" : "text", "class": "sortable"}, f));
     });
-    var cols = visibleCols(), i = 0;
+    var i = 0;
     while (i < cols.length) {
       var j = i;
       while (j < cols.length && cols[j].task === cols[i].task) { j += 1; }
@@ -291,7 +301,7 @@
       return (typeof x === "string" ? collator.compare(x, y) : (x < y ? -1 : 1)) * dir;
     });
   }
-  function renderRow(sae, mk, selected) {
+  function renderRow(sae, mk, selected, cols) {
     var tr = el("tr", {"data-sae": sae.id, "data-model": sae.model, "data-hook": sae.hook,
                        "data-architecture": sae.architecture, "data-width": sae.width === null ? "" : String(sae.width)});
     Object.keys(D.settings).forEach(function (t) {
@@ -311,7 +321,7 @@
       tr.appendChild(el("td", f === "width" ? {"class": "num", "data-value": String(sae.width)} : {"class": "fact"},
                         f === "width" ? (sae.width === null ? "" : String(sae.width)) : sae[f]));
     });
-    visibleCols().forEach(function (c) {
+    cols.forEach(function (c) {
       var v = value(sae, c.key), se = stderr(sae, c.key);
       var td = el("td", {"class": "num", "data-key": c.key, "data-value": isNum(v) ? String(v) : ""});
       if (isNum(v)) {
@@ -338,11 +348,12 @@
     return tr;
   }
   function renderTable() {
-    buildHead();
+    var cols = visibleCols();
+    buildHead(cols);
     var body = document.querySelector("#board tbody");
     var mk = marks(matching), rows = sorted(matching);
     var frag = document.createDocumentFragment();
-    rows.slice(0, shownRows).forEach(function (sae) { frag.appendChild(renderRow(sae, mk, state.cmp.indexOf(sae.id) !== -1)); });
+    rows.slice(0, shownRows).forEach(function (sae) { frag.appendChild(renderRow(sae, mk, state.cmp.indexOf(sae.id) !== -1, cols)); });
     body.textContent = "";
     body.appendChild(frag);
     document.getElementById("shown").textContent = String(matching.length);
@@ -350,8 +361,10 @@
     var more = document.getElementById("more");
     more.hidden = rows.length <= shownRows;
     more.textContent = "Show " + Math.min(PAGE, rows.length - shownRows) + " more rows";
-    document.getElementById("page-note").textContent = rows.length > shownRows ?
-      "(the first " + shownRows + " rows are in the table; the plots show all)" : "";
+    var empty = emptyCols().map(function (c) { return c.key; });
+    document.getElementById("page-note").textContent = (rows.length > shownRows ?
+      "(the first " + shownRows + " rows are in the table; the plots show all) " : "") +
+      (empty.length ? "(" + empty.length + " columns without values here are left out: " + empty.join(", ") + ")" : "");
   }
   function buildColumnChooser() {
     var box = document.getElementById("column-list");
