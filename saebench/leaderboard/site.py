@@ -54,7 +54,8 @@ CONTROLS = """
 <section id="filters" aria-label="filters"></section>
 <section id="view-controls"><details id="column-chooser"><summary>Columns</summary><div id="column-list"></div>
 </details><span class="meta">showing <b id="shown">…</b> of <span id="total">…</span> SAEs
-<span id="page-note"></span></span> <button type="button" id="share">Copy link to this view</button></section>
+<span id="page-note"></span></span> <button type="button" id="share">Copy link to this view</button>
+<button type="button" id="download-csv">Download the shown SAEs (CSV)</button></section>
 <div class="scroll" id="table-scroll"><table id="board"><thead></thead><tbody></tbody></table></div>
 <p><button type="button" id="more" hidden>Show more rows</button></p>
 <section id="compare" hidden><h2>Compare selected SAEs <button type="button" id="compare-clear">clear</button>

@@ -6,6 +6,8 @@ load and filter within seconds. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import shutil
@@ -213,6 +215,16 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     assert frame_el.get("fill") == "none"
     assert {c.get("data-sae") for c in svg_root.iter(f"{ns}circle")} == set(on_fvu)
     assert not [r for r in svg_root.iter(f"{ns}rect") if r.get("class") == "zoom-box"]
+
+    # the shown SAEs as CSV: the filtered rows in the table's order, every column with its stderr
+    browser.execute_script("window.__csv = null; URL.createObjectURL = function (blob) {"
+                           "  blob.text().then(function (t) { window.__csv = t; }); return 'data:,'; };")
+    browser.find_element(By.ID, "download-csv").click()
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return window.__csv"))
+    table = list(csv.DictReader(io.StringIO(browser.execute_script("return window.__csv"))))
+    assert [r["sae_id"] for r in table] == _visible_ids(browser) and len(table) == 6
+    first = table[0]
+    assert float(first["core/fvu"]) == truth[first["sae_id"]]["fvu"] and first["core/ce_loss_score:stderr"] == "0.002"
 
     # clicking a point adds it to the comparison
     browser.find_element(By.ID, "compare-clear").click()

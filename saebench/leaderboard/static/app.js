@@ -748,6 +748,26 @@
       navigator.clipboard.writeText(url).then(done, function () { window.prompt("Copy this link", url); });
     } else { window.prompt("Copy this link", url); }
   });
+  // The shown SAEs (filters and sort applied; every column, not only the visible ones) as CSV (RFC 4180).
+  function csvText() {
+    function q(v) {
+      var t = v === null || v === undefined ? "" : String(v);
+      return /[",\r\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+    }
+    var head = ["sae_id", "model", "hook", "architecture", "width", "l0"];
+    COLS.forEach(function (c) { head.push(c.key, c.key + ":stderr"); });
+    var lines = [head.map(q).join(",")];
+    sorted(matching).forEach(function (sae) {
+      var row = [sae.id, sae.model, sae.hook, sae.architecture, sae.width, sae.l0];
+      COLS.forEach(function (c) { row.push(value(sae, c.key), stderr(sae, c.key)); });
+      lines.push(row.map(q).join(","));
+    });
+    return lines.join("\r\n") + "\r\n";
+  }
+  document.getElementById("download-csv").addEventListener("click", function () {
+    var a = el("a", {href: URL.createObjectURL(new Blob([csvText()], {type: "text/csv"})), download: "saebench_leaderboard.csv"});
+    document.body.appendChild(a); a.click(); a.remove();
+  });
   window.addEventListener("hashchange", function () { state = readUrl(); shownRows = PAGE; syncControls(); update(); });
   state = readUrl();
   buildFilters(); buildColumnChooser(); buildPlotControls(); syncControls();
