@@ -85,6 +85,7 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     truth = write_fixture(tmp_path / "r")
@@ -226,11 +227,16 @@ def test_leaderboard_in_a_real_browser(tmp_path, browser):
     first = table[0]
     assert float(first["core/fvu"]) == truth[first["sae_id"]]["fvu"] and first["core/ce_loss_score:stderr"] == "0.002"
 
-    # clicking a point adds it to the comparison
+    # clicking a point adds it to the comparison; so does Enter on a point reached by the keyboard
     browser.find_element(By.ID, "compare-clear").click()
     assert not browser.find_element(By.ID, "compare").is_displayed()
     browser.find_element(By.CSS_SELECTOR, 'svg.explorer circle.point[data-sae="topk/w4096/l0_20"]').click()
     assert _compared(browser) == ["topk/w4096/l0_20"] and "cmp=" in browser.current_url
+    point = browser.find_element(By.CSS_SELECTOR, 'svg.explorer circle.point[data-sae="topk/w1024/l0_50"]')
+    browser.execute_script("arguments[0].focus()", point)
+    assert browser.find_element(By.CSS_SELECTOR, "#tooltip .tip-id").text == "topk/w1024/l0_50"
+    point.send_keys(Keys.ENTER)
+    assert _compared(browser) == ["topk/w4096/l0_20", "topk/w1024/l0_50"]
 
     browser.execute_script("window.scrollTo(0, 0)")
     assert browser.save_screenshot(str(ARTIFACTS / "leaderboard.png"))

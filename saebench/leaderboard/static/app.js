@@ -636,6 +636,11 @@
         svg("circle", {cx: sx(p.x), cy: sy(p.y), r: on ? 6 : 4, fill: colours[colorKeyOf(p.s)] || "#333",
                        "class": "point" + (on ? " picked" : ""), "data-sae": p.s.id, stroke: on ? "#000" : "#fff",
                        "stroke-width": on ? "2" : "1"});
+      if (pts.length <= 500) {                    // keyboard: Tab to a point, Enter adds it to the comparison
+        c.setAttribute("tabindex", "0");
+        c.setAttribute("role", "button");
+        c.setAttribute("aria-label", p.s.id + ": " + colLabel(xKey) + " " + fmt(p.x) + ", " + colLabel(yKey) + " " + fmt(p.y));
+      }
       area.appendChild(c);
       if (on) { picked.push(p); }
     });
@@ -734,6 +739,17 @@
     if (t && byId[t.getAttribute("data-sae")]) { showTip(ev, byId[t.getAttribute("data-sae")]); } else { tip.hidden = true; }
   });
   document.getElementById("plots").addEventListener("mouseleave", function () { tip.hidden = true; });
+  document.getElementById("plots").addEventListener("focusin", function (ev) {
+    var id = ev.target.getAttribute && ev.target.getAttribute("data-sae");
+    if (!id || !byId[id]) { return; }
+    var r = ev.target.getBoundingClientRect();
+    showTip({pageX: r.right + window.scrollX, pageY: r.bottom + window.scrollY}, byId[id]);
+  });
+  document.getElementById("plots").addEventListener("focusout", function () { tip.hidden = true; });
+  document.getElementById("plots").addEventListener("keydown", function (ev) {
+    var id = ev.target.getAttribute && ev.target.getAttribute("data-sae");
+    if (id && byId[id] && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); toggleCompare(id); }
+  });
 
   // ---- wiring -----------------------------------------------------------------------------------------------
   function update() {
