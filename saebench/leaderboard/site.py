@@ -78,8 +78,9 @@ def _index(board: Board, title: str, sources: list[str], payload: dict, static_p
                       f'</a><figcaption class="meta">{e(caption)} (<a href="{e(path)}" download>SVG</a>)'
                       f"</figcaption></figure>" for caption, path in static_plots.items())
     static = (f"<details id=\"static-plots\"><summary>Static plots ({len(static_plots)} SVG files, for papers): "
-              f"each metric against L0 per model, one series per architecture with its Pareto frontier, baselines as "
-              f"reference lines, standard-error bars</summary><section class=\"plots\">{figures}</section></details>"
+              f"each metric against L0 per model and hook, one series per architecture with its Pareto frontier, "
+              f"baselines as reference lines, standard-error bars</summary>"
+              f"<section class=\"plots\">{figures}</section></details>"
               if static_plots else "")
     reports = payload["reports"]
     checked = (f" Validity verdicts (✓ separates trained SAEs from controls, ✗ does not, ~ mixed, · not established) "
@@ -88,8 +89,9 @@ def _index(board: Board, title: str, sources: list[str], payload: dict, static_p
     body = (f"<header><h1>{e(title)}</h1><p class=\"meta\">{len(saes)} SAEs from {e(', '.join(sources))}; "
             f"generated {generated} by saebench {e(saebench.__version__)}. ↑ higher is better, ↓ lower is better; "
             f"± is a standard error where the results carry one. Green cells are indistinguishable from the best "
-            f"shown SAE of their model and setting (within 2σ, σ = the larger of the standard error and the measured "
-            f"noise floor); the best is bold. Click a column to sort; the URL keeps the view.{checked}{validity}</p>"
+            f"shown SAE of their model, hook and setting (within 2σ, σ = the larger of the standard error and the "
+            f"measured noise floor); the best is bold. Click a column to sort; the URL keeps the view."
+            f"{checked}{validity}</p>"
             f"<noscript><p class=\"warn\">The table and plots need JavaScript; without it, read "
             f"<a href=\"leaderboard.json\">leaderboard.json</a> and the static plots below.</p></noscript>"
             f"</header>{_settings_warning(board)}{CONTROLS}{static}"
@@ -216,23 +218,23 @@ def build_site(results: list[str], output: str | Path, title: str = "saebench le
 
 
 def _static_plots(board: Board, out: Path) -> dict[str, str]:
-    """One SVG file per (model, headline metric) under plots/: caption -> path relative to the site."""
+    """One SVG file per (model, hook, headline metric) under plots/: caption -> path relative to the site."""
     folder = out / "plots"
     folder.mkdir(exist_ok=True)
     for old in folder.glob("*.svg"):
         old.unlink()
     plots = {}
-    by_model = list(board.saes.groupby("model", sort=True))
-    for model, saes in progress(by_model, desc="static plots", unit="model"):
+    panels = list(board.saes.groupby(["model", "hook"], sort=True))
+    for (model, hook), saes in progress(panels, desc="static plots", unit="panel"):
         for col in board.columns:
             if col.metric == "l0":
                 continue
-            svg = metric_vs_l0(saes, col, title=f"{model} — {col.task}: {col.label} vs L0")
+            svg = metric_vs_l0(saes, col, title=f"{model} · {hook} — {col.task}: {col.label} vs L0")
             if svg is None:
                 continue
-            name = page_name(f"{model}/{col.key}").replace(".html", ".svg")
+            name = page_name(f"{model}/{hook}/{col.key}").replace(".html", ".svg")
             (folder / name).write_text(svg, encoding="utf-8")
-            plots[f"{model}: {col.key}"] = f"plots/{name}"
+            plots[f"{model} · {hook}: {col.key}"] = f"plots/{name}"
     return plots
 
 

@@ -326,6 +326,9 @@ def test_ten_thousand_saes_load_and_filter_within_seconds(tmp_path, browser):
     assert len(_visible_ids(browser)) == 200                     # the table pages; the plots show every SAE
     points = len(browser.find_elements(By.CSS_SELECTOR, "svg.explorer circle.point"))
     assert points == 10_000
+    panels = {(f.get_attribute("data-model"), f.get_attribute("data-hook"))
+              for f in browser.find_elements(By.CSS_SELECTOR, "figure.panel")}
+    assert len(panels) == 10                                     # one per model and hook: 2 x 5
 
     def timed(action, expect):
         begin = time.perf_counter()

@@ -15,7 +15,7 @@
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"];
   var SVGNS = "http://www.w3.org/2000/svg";
-  var MAX_PANELS = 8;
+  var MAX_PANELS = 12;
   var firstMetric = COLS.filter(function (c) { return c.key !== "core/l0" && c.label !== "l0"; })[0];
   var state = null, shownRows = PAGE, matching = [];
 
@@ -194,7 +194,7 @@
       rows.forEach(function (s) {
         var v = value(s, c.key);
         if (s.baseline || !isNum(v)) { return; }
-        var g = s.model + "\u0001" + (s.setting && s.setting[c.task] ? s.setting[c.task] : "");
+        var g = s.model + "\u0001" + s.hook + "\u0001" + (s.setting && s.setting[c.task] ? s.setting[c.task] : "");
         (groups[g] = groups[g] || []).push(s);
       });
       Object.keys(groups).forEach(function (g) {
@@ -485,16 +485,20 @@
     var box = document.getElementById("plots");
     box.textContent = "";
     var groups = {}, order = [];
-    matching.forEach(function (s) { if (!groups[s.model]) { groups[s.model] = []; order.push(s.model); } groups[s.model].push(s); });
-    order.sort();
+    matching.forEach(function (s) {                 // one panel per model and hook: only those are comparable
+      var key = s.model + " · " + s.hook;
+      if (!groups[key]) { groups[key] = []; order.push(key); }
+      groups[key].push(s);
+    });
+    order.sort(collator.compare);
     var colours = {};
     var keys = {};
     SAES.forEach(function (s) { if (!s.baseline) { keys[colorKeyOf(s)] = 1; } });
     distinct(state.color).filter(function (v) { return keys[v]; }).forEach(function (v, i) { colours[v] = PALETTE[i % PALETTE.length]; });
     var empty = [];
-    order.slice(0, MAX_PANELS).forEach(function (model) {
-      var fig = panel(model, groups[model], colours);
-      if (fig) { box.appendChild(fig); } else { empty.push(model); }
+    order.slice(0, MAX_PANELS).forEach(function (key) {
+      var fig = panel(key, groups[key], colours);
+      if (fig) { box.appendChild(fig); } else { empty.push(key); }
     });
     var legend = document.getElementById("plot-legend");
     legend.textContent = "";
@@ -504,11 +508,11 @@
     }
     if (order.length > MAX_PANELS) {
       legend.appendChild(el("span", {"class": "warn-inline"}, "Showing the first " + MAX_PANELS + " of " + order.length +
-                            " models; filter by model for the others. "));
+                            " model · hook panels; filter (or pick a preset) for the others. "));
     }
-    legend.appendChild(document.createTextNode("One panel per model (values of different models are not comparable). " +
+    legend.appendChild(document.createTextNode("One panel per model and hook (values of different models or layers are not comparable). " +
       "Colour: " + state.color + ". Bars: ±σ, the larger of the standard error and the noise floor measured for " +
-      "the model. Green band: within 2σ of the best trained SAE. Step line: each colour's Pareto frontier. " +
+      "the model. Green band: within 2σ of the panel's best trained SAE. Step line: each colour's Pareto frontier. " +
       "Grey diamonds: baselines (controls); dashed lines: baselines without an x value. Hover a point for its SAE; click it to compare; drag to zoom, double-click to " +
       "reset. "));
     Object.keys(colours).forEach(function (k) {
@@ -524,7 +528,7 @@
     });
     return out;
   }
-  function panel(model, rows, colours) {
+  function panel(model, rows, colours) {            // model: the panel's "<model> · <hook>"
     var W = 600, H = 380, L = 64, R = 14, T = 30, B = 46;
     var xKey = state.x, yKey = state.y, hi = higher(yKey);
     var logx = state.logx;
@@ -539,9 +543,9 @@
     });
     var trained = pts.filter(function (p) { return !p.base; });
     if (!pts.length && !baselines.length) { return null; }
-    var fig = el("figure", {"class": "panel", "data-model": model});
+    var fig = el("figure", {"class": "panel", "data-model": rows[0].model, "data-hook": rows[0].hook});
     var root = svg("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H, "class": "explorer",
-                           "data-model": model, "data-x": xKey, "data-y": yKey});
+                           "data-model": rows[0].model, "data-hook": rows[0].hook, "data-x": xKey, "data-y": yKey});
     var title = svg("text", {x: L, y: 18, "class": "ptitle"});
     title.textContent = model + " — " + colLabel(yKey) + " vs " + colLabel(xKey) + " (" + trained.length + " SAEs, " +
       (pts.length - trained.length + baselines.length) + " baselines)";
