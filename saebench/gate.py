@@ -38,7 +38,7 @@ import pandas as pd
 from saebench.checks import check_keys
 from saebench.errors import ConfigError
 from saebench.frontier import frontier, interpolate_log, l0_per_sae
-from saebench.results import catalogue, read_many, representative
+from saebench.results import catalogue, ids_on_several_models, qualify_ids, read_many, representative
 
 UNKNOWN = "unknown"       # direction of a metric no catalogue describes
 DIRECTION_NAMES = {"higher": True, "lower": False, "none": None}
@@ -321,4 +321,6 @@ def run_gate(baseline: list[str], candidate: list[str], config: GateConfig) -> G
     for root in [*baseline, *candidate]:
         if not (Path(root) / "metrics").is_dir():
             raise ConfigError(f"{root!r} is not a saebench results folder (no metrics/ inside).")
-    return compare(read_many(baseline), read_many(candidate), config)
+    base, cand = read_many(baseline), read_many(candidate)
+    clashing = ids_on_several_models(pd.concat([base, cand], ignore_index=True))   # one id, two models: two SAEs
+    return compare(qualify_ids(base, clashing), qualify_ids(cand, clashing), config)

@@ -12,7 +12,16 @@ import pandas as pd
 
 from saebench.errors import DataError
 from saebench.frontier import l0_per_sae
-from saebench.results import catalogue, direction_of, read_details, read_many, representative
+from saebench.results import (
+    catalogue,
+    direction_of,
+    ids_on_several_models,
+    qualify_detail_ids,
+    qualify_ids,
+    read_details,
+    read_many,
+    representative,
+)
 
 
 @dataclass(frozen=True)
@@ -110,36 +119,13 @@ def load_board(roots: list[str]) -> Board:
     versions = overall.sort_values("created_at").groupby(["sae_id", "task"])["task_version"].last().unstack("task")
     for task in versions.columns:
         table[f"{task}:version"] = table["sae_id"].map(versions[task])
-    details = pd.concat([read_details(r) for r in roots], ignore_index=True)
-    if clashing and not details.empty:       # details carry no model: their run says which SAE they belong to
-        model_of = raw.drop_duplicates(["run_id", "sae_id"]).set_index(["run_id", "sae_id"])["model"]
-        details["model"] = [model_of.get((run, sae)) for run, sae in zip(details["run_id"], details["sae_id"],
-                                                                         strict=True)]
-        details = qualify_ids(details, clashing).drop(columns="model")
+    details = qualify_detail_ids(pd.concat([read_details(r) for r in roots], ignore_index=True), raw, clashing)
     settings = mixed_settings(overall)
     for task, labels in settings.items():
         of_hash = {h: label for label, h, _ in labels}
         per_sae = overall[overall["task"] == task].groupby("sae_id")["params_hash"].last()
         table[f"{task}:setting"] = table["sae_id"].map(per_sae).map(of_hash)
     return Board(rows, table, columns, details, settings)
-
-
-def ids_on_several_models(rows: pd.DataFrame) -> set[str]:
-    """SAE ids that name SAEs of more than one model (e.g. `control/identity` of two result folders)."""
-    if rows.empty:
-        return set()
-    per_id = rows.groupby("sae_id")["model"].nunique()
-    return set(per_id[per_id > 1].index)
-
-
-def qualify_ids(rows: pd.DataFrame, clashing: set[str]) -> pd.DataFrame:
-    """Rows whose id names SAEs of several models get `<id> @ <model>`: two SAEs never merge into one row."""
-    if not clashing:
-        return rows
-    rows = rows.copy()
-    mask = rows["sae_id"].isin(clashing)
-    rows.loc[mask, "sae_id"] = rows.loc[mask, "sae_id"] + " @ " + rows.loc[mask, "model"].astype(str)
-    return rows
 
 
 def mixed_settings(overall: pd.DataFrame) -> dict[str, list[tuple[str, str, int]]]:

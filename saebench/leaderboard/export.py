@@ -30,7 +30,14 @@ from pathlib import Path
 import pandas as pd
 
 from saebench.leaderboard.data import page_name
-from saebench.results import read_details, read_many, representative
+from saebench.results import (
+    ids_on_several_models,
+    qualify_detail_ids,
+    qualify_ids,
+    read_details,
+    read_many,
+    representative,
+)
 
 CORE_CATEGORIES = {
     "model_behavior_preservation": ["kl_div_score", "kl_div_with_ablation", "kl_div_with_sae"],
@@ -250,13 +257,15 @@ BUILDERS = {"core": _core, "sparse_probing": _sparse_probing, "scr": _scr, "tpp"
 
 def export_saebench_json(results: list[str], output: str | Path) -> list[Path]:
     """Write `<output>/<eval_type_id>/<sae>_eval_results.json` for every (SAE, task); returns the paths."""
-    rows = representative(read_many([str(r) for r in results]))
+    raw = read_many([str(r) for r in results])
+    clashing = ids_on_several_models(raw)          # one id on two models: two SAEs, two files
+    rows = representative(qualify_ids(raw, clashing))
     if rows.empty:
         from saebench.errors import DataError
 
         raise DataError(f"No metric rows under {list(map(str, results))}; nothing to export (run `saebench run` "
                         "first, or name the folder it wrote).")
-    details = pd.concat([read_details(r) for r in results], ignore_index=True)
+    details = qualify_detail_ids(pd.concat([read_details(r) for r in results], ignore_index=True), raw, clashing)
     out = Path(output)
     written = []
     for (sae_id, task), group in rows.groupby(["sae_id", "task"], sort=True):

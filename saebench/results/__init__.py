@@ -3,7 +3,10 @@
 from saebench.results.reader import (
     catalogue,
     direction_of,
+    ids_on_several_models,
     latest,
+    qualify_detail_ids,
+    qualify_ids,
     read_details,
     read_manifest,
     read_many,
@@ -15,5 +18,6 @@ from saebench.results.values import Details, MetricInfo, MetricValue, SAEResult,
 from saebench.results.writer import ResultWriter, UnitStamp
 
 __all__ = ["DETAILS_SCHEMA", "MANIFEST_SCHEMA", "METRICS_SCHEMA", "SCHEMA_VERSION", "Details", "MetricInfo",
-           "MetricValue", "ResultWriter", "SAEResult", "UnitStamp", "catalogue", "direction_of", "latest",
-           "mean_stderr", "read_details", "read_many", "read_manifest", "read_metrics", "representative"]
+           "MetricValue", "ResultWriter", "SAEResult", "UnitStamp", "catalogue", "direction_of",
+           "ids_on_several_models", "latest", "mean_stderr", "qualify_detail_ids", "qualify_ids", "read_details",
+           "read_many", "read_manifest", "read_metrics", "representative"]

@@ -156,3 +156,32 @@ def catalogue(metrics: pd.DataFrame) -> pd.DataFrame:
 def direction_of(direction: str | None) -> bool | None:
     """'higher' -> True, 'lower' -> False, 'none' -> None (see `catalogue`); unknown raises KeyError."""
     return {"higher": True, "lower": False, "none": None}[direction]
+
+
+def ids_on_several_models(rows: pd.DataFrame) -> set[str]:
+    """SAE ids that name SAEs of more than one model (e.g. `control/identity` of two result folders)."""
+    if rows.empty:
+        return set()
+    per_id = rows.groupby("sae_id")["model"].nunique()
+    return set(per_id[per_id > 1].index)
+
+
+def qualify_ids(rows: pd.DataFrame, clashing: set[str]) -> pd.DataFrame:
+    """Rows whose id names SAEs of several models get `<id> @ <model>`: two SAEs never merge into one row."""
+    if not clashing:
+        return rows
+    rows = rows.copy()
+    mask = rows["sae_id"].isin(clashing)
+    rows.loc[mask, "sae_id"] = rows.loc[mask, "sae_id"] + " @ " + rows.loc[mask, "model"].astype(str)
+    return rows
+
+
+def qualify_detail_ids(details: pd.DataFrame, metrics: pd.DataFrame, clashing: set[str]) -> pd.DataFrame:
+    """`qualify_ids` for details rows, which carry no model: the (run, SAE) of the metric rows says which."""
+    if not clashing or details.empty:
+        return details
+    model_of = metrics.drop_duplicates(["run_id", "sae_id"]).set_index(["run_id", "sae_id"])["model"]
+    details = details.copy()
+    details["model"] = [model_of.get((run, sae)) for run, sae in zip(details["run_id"], details["sae_id"], strict=True)]
+    return qualify_ids(details, clashing).drop(columns="model")
+

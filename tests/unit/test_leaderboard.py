@@ -364,3 +364,18 @@ def test_one_id_on_two_models_stays_two_saes(tmp_path):
     assert table.loc["control/identity @ orgllama", "model"] == "orgllama"
     density = board.details[board.details["field"] == "density"].groupby("sae_id")["value"].first().to_dict()
     assert density == {"control/identity @ orgllama": 0.0, "control/identity @ synthetic:synth_ci": 0.5}
+    # export: one file each, with its own value; gate: each pairs with its own model's row
+    from saebench.gate import GateConfig, run_gate
+
+    files = export_saebench_json([str(tmp_path / "a"), str(tmp_path / "b")], tmp_path / "json")
+    fvus = sorted(json.loads(f.read_text())["saebench"]["metrics"]["fvu"] for f in files
+                  if "control_identity" in f.name)
+    assert fvus == [0.0, 0.5]
+    report = run_gate([str(tmp_path / "a"), str(tmp_path / "b")], [str(tmp_path / "a"), str(tmp_path / "b")],
+                      GateConfig())
+    fvu_rows = report.rows[(report.rows["metric"] == "fvu")]
+    assert sorted(fvu_rows["sae_id"]) == ["control/identity @ orgllama", "control/identity @ synthetic:synth_ci",
+                                          "mine"]
+    assert fvu_rows.set_index("sae_id")["baseline"].to_dict() == {
+        "control/identity @ orgllama": 0.0, "control/identity @ synthetic:synth_ci": 0.5, "mine": 0.1}
+    assert (fvu_rows["delta"] == 0).all() and not report.failed
