@@ -299,6 +299,13 @@ def test_the_published_leaderboard_is_current_and_works_in_a_browser(tmp_path, b
     keys = [th.get_attribute("data-key") for th in browser.find_elements(By.CSS_SELECTOR, "#board tr.columns th")]
     assert "core/fvu" in keys and "unlearning/unlearning_score" in keys and "scr/scr@20" not in keys   # no values
     assert "scr/scr@20" in browser.find_element(By.ID, "page-note").text
+    # the synthetic model has no core: its preset's plots fall back to its first metric instead of opening empty
+    preset.select_by_visible_text(next(o.text for o in preset.options if o.text.startswith("synthetic:synth_ci")))
+    plots = browser.find_elements(By.CSS_SELECTOR, "svg.explorer")
+    assert [p.get_attribute("data-y") for p in plots] == ["ground_truth/mcc"]
+    assert len(plots[0].find_elements(By.CSS_SELECTOR, "circle.point")) == 20
+    assert Select(browser.find_element(By.ID, "plot-y")).first_selected_option.get_attribute("value") == \
+        "ground_truth/mcc"
     assert _severe(browser) == []
 
 

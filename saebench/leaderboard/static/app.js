@@ -481,9 +481,18 @@
   }
   function tickText(t) { return String(parseFloat(t.toPrecision(6))); }
   function colorKeyOf(s) { return s[state.color] === null || s[state.color] === undefined ? "?" : String(s[state.color]); }
+  // When no shown SAE has the chosen y metric (the synthetic model has no core), the y axis falls back to the
+  // first headline metric they do have, so a preset never opens on empty plots.
+  function fallbackY() {
+    if (state.y === "l0" || state.y === "width" || !COL_INDEX.hasOwnProperty(state.y)) { return; }
+    if (hasValues(COLS[COL_INDEX[state.y]])) { return; }
+    var first = COLS.filter(function (c) { return c.label !== "l0" && hasValues(c); })[0];
+    if (first) { state.y = first.key; state.zoom = {}; }
+  }
   function renderPlots() {
     var box = document.getElementById("plots");
     box.textContent = "";
+    fallbackY();
     var groups = {}, order = [];
     matching.forEach(function (s) {                 // one panel per model and hook: only those are comparable
       var key = s.model + " · " + s.hook;
