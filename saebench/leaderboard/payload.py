@@ -76,6 +76,7 @@ def build_payload(board: Board, reports: list[Path], installed: dict[str, str]) 
                         "parity_text": parity_text, "status": state, "status_text": state_text,
                         "installed": installed.get(col.task)})
     saes = []
+    tasks = sorted({c.task for c in board.columns})
     for r in board.saes.to_dict("records"):
         values = []
         for col in board.columns:
@@ -86,7 +87,7 @@ def build_payload(board: Board, reports: list[Path], installed: dict[str, str]) 
         setting = {t: r.get(f"{t}:setting") for t in board.settings if isinstance(r.get(f"{t}:setting"), str)}
         if setting:
             entry["setting"] = setting
-        old = {t: str(r.get(f"{t}:version")) for t in {c.task for c in board.columns}
+        old = {t: str(r.get(f"{t}:version")) for t in tasks
                if annotations.superseded(r.get(f"{t}:version"), installed.get(t))}
         if old:
             entry["superseded"] = old

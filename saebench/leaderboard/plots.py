@@ -19,8 +19,10 @@ from saebench.leaderboard.data import Column  # noqa: E402
 
 
 def _svg(fig) -> str:
+    """The figure as inline SVG; text stays text (not glyph paths): smaller files, editable labels in papers."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]          # drop the XML prolog and doctype: inline SVG

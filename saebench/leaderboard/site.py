@@ -1,8 +1,9 @@
 """Write the static leaderboard: index.html, one page per SAE, static SVG plots, validity.html.
 
 index.html is a shell (header, notices, empty table and explorer) with the board's data embedded as JSON
-(`payload.py`) and the page's own script (`static/app.js`) that renders it; CSS and JavaScript are inlined, so
-the site works opened from disk and served, with no server, no CDN and no network. Every string from a result
+(`payload.py`) and the page's own script (`static/app.js`, inlined) that renders it; every page links the one
+`style.css` at the site root, so the folder works opened from disk and served, with no server, no CDN and no
+network. Every string from a result
 file reaches HTML through `html.escape` (server side) or as JSON data set with textContent (page side).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -35,12 +37,13 @@ def e(value) -> str:
     return escape(str(value), quote=True)
 
 
-def _page(title: str, body: str, script: str = "") -> str:
-    css = (STATIC / "style.css").read_text()
+def _page(title: str, body: str, script: str = "", root: str = "") -> str:
+    """A page linking the site's one stylesheet (`style.css` at the site root; `root` is the way up to it)."""
     js = f"<script>\n{script}\n</script>" if script else ""
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{e(title)}</title><style>\n{css}</style></head>\n<body>\n{body}\n{js}\n</body></html>\n")
+            f'<title>{e(title)}</title><link rel="stylesheet" href="{root}style.css"></head>\n'
+            f"<body>\n{body}\n{js}\n</body></html>\n")
 
 
 def _num_cell(value, stderr=None, setting=None) -> str:
@@ -178,7 +181,7 @@ def _sae_page(sae: dict, rows: list[dict], details: pd.DataFrame, columns: list[
             f"<h2>Provenance</h2>{''.join(prov)}<details><summary>SAE description</summary><pre>{e(described)}</pre>"
             f"</details><h2>Details</h2>{_details_html(details) if len(details) else NO_DETAILS}"
             f'<p><a href="../index.html">← leaderboard</a></p>')
-    return _page(f"{sae['sae_id']} — saebench", body)
+    return _page(f"{sae['sae_id']} — saebench", body, root="../")
 
 
 def _rows_by_sae(rows: pd.DataFrame) -> dict[str, list[dict]]:
@@ -199,6 +202,7 @@ def build_site(results: list[str], output: str | Path, title: str = "saebench le
     reports = report_folders([str(r) for r in results], validity)
     out = Path(output)
     (out / "sae").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STATIC / "style.css", out / "style.css")        # one stylesheet for every page
     plots = _static_plots(board, out) if static_plots else {}
     payload = build_payload(board, reports, installed_versions())
     index = out / "index.html"

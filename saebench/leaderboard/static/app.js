@@ -18,6 +18,8 @@
   var MAX_PANELS = 12;
   var firstMetric = COLS.filter(function (c) { return c.key !== "core/l0" && c.label !== "l0"; })[0];
   var state = null, shownRows = PAGE, matching = [];
+  var byId = {};
+  SAES.forEach(function (s) { byId[s.id] = s; });
 
   // ---- values -------------------------------------------------------------------------------------------
   function value(sae, key) {
@@ -59,6 +61,10 @@
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     return node;
   }
+  function download(text, type, name) {            // a file from the page, no server involved
+    var a = el("a", {href: URL.createObjectURL(new Blob([text], {type: type})), download: name});
+    document.body.appendChild(a); a.click(); a.remove();
+  }
   function breakable(text) { return String(text).replace(/_/g, "_\u200b"); }
 
   // ---- state and URL --------------------------------------------------------------------------------------
@@ -80,7 +86,7 @@
     if (p.has("y")) { s.y = p.get("y"); }
     if (p.has("logx")) { s.logx = p.get("logx") === "1"; }
     if (p.has("color")) { s.color = p.get("color"); }
-    s.cmp = p.getAll("cmp").filter(function (id) { return SAES.some(function (x) { return x.id === id; }); });
+    s.cmp = p.getAll("cmp").filter(function (id) { return byId.hasOwnProperty(id); });
     if (p.has("zoom")) { try { s.zoom = JSON.parse(p.get("zoom")) || {}; } catch (err) { s.zoom = {}; } }
     return s;
   }
@@ -399,7 +405,7 @@
   }
   function renderCompare() {
     var section = document.getElementById("compare"), box = document.getElementById("compare-table");
-    var picked = state.cmp.map(function (id) { return SAES.filter(function (s) { return s.id === id; })[0]; });
+    var picked = state.cmp.map(function (id) { return byId[id]; });
     section.hidden = picked.length === 0;
     box.textContent = "";
     if (!picked.length) { return; }
@@ -671,9 +677,7 @@
     dl.addEventListener("click", function (ev) {
       ev.preventDefault();
       var text = svgFile(root);
-      var a = el("a", {href: URL.createObjectURL(new Blob([text], {type: "image/svg+xml"})),
-                       download: (model + "_" + yKey + "_vs_" + xKey).replace(/[^A-Za-z0-9._-]+/g, "_") + ".svg"});
-      document.body.appendChild(a); a.click(); a.remove();
+      download(text, "image/svg+xml", (model + "_" + yKey + "_vs_" + xKey).replace(/[^A-Za-z0-9._-]+/g, "_") + ".svg");
     });
     cap.appendChild(dl);
     fig.appendChild(cap);
@@ -731,8 +735,6 @@
 
   // ---- hover ------------------------------------------------------------------------------------------------
   var tip = document.getElementById("tooltip");
-  var byId = {};
-  SAES.forEach(function (s) { byId[s.id] = s; });
   function showTip(ev, sae) {
     tip.textContent = "";
     tip.appendChild(el("b", {"class": "tip-id"}, sae.id));
@@ -794,8 +796,7 @@
     return lines.join("\r\n") + "\r\n";
   }
   document.getElementById("download-csv").addEventListener("click", function () {
-    var a = el("a", {href: URL.createObjectURL(new Blob([csvText()], {type: "text/csv"})), download: "saebench_leaderboard.csv"});
-    document.body.appendChild(a); a.click(); a.remove();
+    download(csvText(), "text/csv", "saebench_leaderboard.csv");
   });
   window.addEventListener("hashchange", function () { state = readUrl(); shownRows = PAGE; syncControls(); update(); });
   state = readUrl();
